@@ -1,0 +1,113 @@
+"""What each glibc version's ldconfig does differently: one table of behaviour switches.
+
+Every version-dependent decision in ldcache reads a field of :class:`Behaviour`;
+nothing else in the code compares version numbers.  The facts come from
+``shared/ldconfig-spec.md`` §10 (diffs of glibc's ``elf/`` between release tags) and
+from running real ldconfigs (see ``vectors/``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Behaviour", "behaviour", "parse_version", "NEWEST", "OLDEST"]
+
+OLDEST = (2, 31)
+NEWEST = (2, 42)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """The ldconfig behaviour of one glibc version (and distribution build)."""
+
+    version: tuple[int, int]
+    #: ``-c`` default: "compat" up to 2.31, "new" from 2.32.
+    default_format: str
+    #: "concat" (≤2.32: soname+path appended per entry) or "merged" (≥2.33: tail-merged).
+    string_table: str
+    #: The new header's flags byte records the byte order (≥2.33; Debian's 2.31 too).
+    endian_flag: bool
+    #: Extension directory with the generator section (≥2.33).
+    extensions: bool
+    #: glibc-hwcaps subdirectories and the x86 ISA level (≥2.33).
+    glibc_hwcaps: bool
+    #: osversion read from the ``.note.ABI-tag`` note, sorted on and printed (≤2.35).
+    osversion: bool
+    #: Legacy hwcap / platform / tls subdirectories (≤2.36).
+    legacy_hwcaps: bool
+    #: ld.so.conf ``hwcap N name`` lines define names (≤2.31); later ignored with a message.
+    hwcap_conf_lines: bool
+    #: libc4/libc5/ELF classification of libraries and ``dir=TYPE`` conf syntax (≤2.36).
+    libc5_classification: bool
+    #: ``_dl_is_dso`` also accepts ``ld.so.*`` and ``ld64.so.*`` (≥2.34).
+    dso_ld_so_names: bool
+    #: Skip ``;`` (rpm), ``.dpkg-new`` and ``.dpkg-tmp`` names (≥2.39).
+    skip_package_temp_names: bool
+    #: 2.37 only: a library without DT_SONAME gets its name cut after the ``.so.N``.
+    truncate_implicit_soname: bool
+    #: The ≤2.32 old-format writer adds the compat alignment pad to every string offset.
+    old_format_pad_bug: bool
+    #: ``-v`` directory headers carry ``(from FILE:LINE)`` (≥2.32).
+    verbose_origin: bool
+    #: ``-p`` prints the IA-64 flag as ``IA-64`` (≤2.38) rather than its number.
+    ia64: bool
+    #: LoongArch flags exist (≥2.38).
+    loongarch: bool
+    #: File-name suffixes whose "not an ELF file" message is suppressed.
+    gdb_suffixes: tuple[str, ...]
+    #: AArch64 system directories include ``libilp32`` (≤2.41).
+    aarch64_ilp32_dirs: bool
+
+    @property
+    def type_names(self) -> dict[int, str]:
+        """``-p`` words for the low byte of the entry flags."""
+        if self.libc5_classification:
+            return {0: "libc4", 1: "ELF", 2: "libc5", 3: "libc6"}
+        return {3: "libc6"}
+
+    @property
+    def unknown_type_name(self) -> str:
+        return "unknown" if self.libc5_classification else "unknown or unsupported flag"
+
+
+_VERSION_RE = re.compile(rb"^(\d+)\.(\d+)")
+
+
+def parse_version(text: str | bytes) -> tuple[int, int]:
+    """``"2.36"`` or ``"2.36-9+deb12u14"`` → ``(2, 36)``; ValueError otherwise."""
+    if isinstance(text, str):
+        text = text.encode()
+    m = _VERSION_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"not a glibc version: {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) -> Behaviour:
+    """The behaviour switches of glibc ``version`` (``debian``: Debian's build of it)."""
+    v = parse_version(version) if isinstance(version, (str, bytes)) else tuple(version)
+    if v < (2, 0):
+        raise ValueError(f"not a glibc version: {version!r}")
+    return Behaviour(
+        version=v,  # type: ignore[arg-type]
+        default_format="compat" if v <= (2, 31) else "new",
+        string_table="concat" if v <= (2, 32) else "merged",
+        # Debian backported the endianness flag byte to its 2.31 (bullseye).
+        endian_flag=v >= (2, 33) or (debian and v >= (2, 31)),
+        extensions=v >= (2, 33),
+        glibc_hwcaps=v >= (2, 33),
+        osversion=v <= (2, 35),
+        legacy_hwcaps=v <= (2, 36),
+        hwcap_conf_lines=v <= (2, 31),
+        libc5_classification=v <= (2, 36),
+        dso_ld_so_names=v >= (2, 34),
+        skip_package_temp_names=v >= (2, 39),
+        truncate_implicit_soname=v == (2, 37),
+        old_format_pad_bug=v <= (2, 32),
+        verbose_origin=v >= (2, 32),
+        ia64=v <= (2, 38),
+        loongarch=v >= (2, 38),
+        gdb_suffixes=("-gdb.gdb", "-gdb.py", "-gdb.scm") if v >= (2, 40) else ("-gdb.py",),
+        aarch64_ilp32_dirs=v <= (2, 41),
+    )
