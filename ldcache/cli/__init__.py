@@ -1,0 +1,73 @@
+"""The ``ldcache`` command line: one small module per subcommand over the library."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from .. import __version__
+from ..errors import LdcacheError
+from . import inspect as _inspect
+
+__all__ = ["main", "build_parser"]
+
+#: Exit codes, documented in the README.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ldcache",
+        description="Read, inspect, convert and build glibc's ld.so.cache without running "
+                    "ldconfig.",
+    )
+    parser.add_argument("--version", action="version", version=f"ldcache {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in _command_modules():
+        module.add_parsers(sub)
+    return parser
+
+
+def _command_modules() -> list:
+    modules: list = [_inspect]
+    return modules
+
+
+def error_line(prog: str, message: str) -> None:
+    """Print one error line, never a traceback."""
+    sys.stderr.write(f"{prog}: {message}\n")
+
+
+def describe_os_error(exc: OSError) -> str:
+    name = exc.filename
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    reason = exc.strerror or str(exc)
+    return f"{name}: {reason}" if name is not None else reason
+
+
+def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str) -> int:
+    try:
+        return func(args)
+    except LdcacheError as exc:
+        error_line(prog, str(exc))
+    except OSError as exc:
+        error_line(prog, describe_os_error(exc))
+    except KeyboardInterrupt:
+        error_line(prog, "interrupted")
+    return EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    status = run(args.func, args, "ldcache")
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `ldcache print | head`: not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status

@@ -1,0 +1,691 @@
+"""The ld.so.cache file format: construct definitions of every layout, and bytes ⇄ :class:`Cache`.
+
+Layouts (glibc ``sysdeps/generic/dl-cache.h``; ``shared/ldconfig-spec.md`` §1):
+
+* **old** — ``ld.so-1.7.0``: a 16-byte header, 12-byte entries, then the strings, whose
+  offsets count from the first byte after the entries.
+* **new** — ``glibc-ld.so.cache1.1``: a 48-byte header, 24-byte entries (with osversion and
+  hwcap), the strings (offsets count from the header), then — glibc ≥ 2.33 — an extension
+  directory holding the generator string and the glibc-hwcaps subdirectory names.
+* **compat** — an old table whose string area hides a complete new cache.  The old entries
+  reuse the new table's strings.
+
+Integers are in the byte order of the machine that wrote the file; both are supported.
+The definitions below are the single source of truth for every structure.  Bulk arrays
+(entries) are decoded with :mod:`struct` formats *derived from* those definitions, because
+construct's per-object parsing is far too slow for 10,000 entries.
+
+Validation is at least as strict as glibc's loader (``elf/dl-cache.c``) and ``ldconfig -p``:
+anything malformed raises :class:`~ldcache.errors.CacheFormatError` naming the problem and
+the offset.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import construct as c
+
+from .errors import CacheFormatError
+
+__all__ = [
+    "Cache",
+    "Entry",
+    "CacheFormatError",
+    "parse",
+    "build",
+    "read_cache",
+    "OLD_MAGIC",
+    "NEW_MAGIC",
+    "EXTENSION_MAGIC",
+    "HWCAP_EXTENSION",
+    "LAYOUTS",
+    "BYTE_ORDERS",
+    "merged_string_table",
+    "concat_string_table",
+]
+
+OLD_MAGIC = b"ld.so-1.7.0"
+NEW_MAGIC = b"glibc-ld.so.cache"
+NEW_VERSION = b"1.1"
+EXTENSION_MAGIC = 0xEAA42174
+TAG_GENERATOR = 0
+TAG_GLIBC_HWCAPS = 1
+#: Bit 62 of an entry's hwcap: the entry lives in a glibc-hwcaps subdirectory.
+HWCAP_EXTENSION = 1 << 62
+ISA_LEVEL_MASK = 0x3FF
+#: The new header's flags byte (glibc ≥ 2.33): 0 unset, 2 little endian, 3 big endian.
+ENDIAN_FLAG = {"little": 2, "big": 3}
+
+LAYOUTS = ("new", "compat", "old")
+BYTE_ORDERS = ("little", "big")
+
+
+# --- Declarative definitions, one set per byte order --------------------------------------
+
+
+class _Layout:
+    """The construct definitions of every on-disk structure, for one byte order."""
+
+    def __init__(self, byte_order: str) -> None:
+        little = byte_order == "little"
+        u8 = c.Int8ul
+        u32 = c.Int32ul if little else c.Int32ub
+        s32 = c.Int32sl if little else c.Int32sb
+        u64 = c.Int64ul if little else c.Int64ub
+        self.byte_order = byte_order
+
+        # struct cache_file: the old header.
+        self.old_header = c.Struct(
+            "magic" / c.Const(OLD_MAGIC),
+            c.Padding(1),
+            "nlibs" / u32,
+        )
+        # struct file_entry: one old entry.
+        self.old_entry = c.Struct(
+            "flags" / s32,
+            "key" / u32,
+            "value" / u32,
+        )
+        # struct cache_file_new: the new header.
+        self.new_header = c.Struct(
+            "magic" / c.Const(NEW_MAGIC),
+            "version" / c.Const(NEW_VERSION),
+            "nlibs" / u32,
+            "len_strings" / u32,
+            "flags" / u8,
+            c.Padding(3),
+            "extension_offset" / u32,
+            c.Padding(12),
+        )
+        # struct file_entry_new: one new entry.
+        self.new_entry = c.Struct(
+            "flags" / s32,
+            "key" / u32,
+            "value" / u32,
+            "osversion" / u32,
+            "hwcap" / u64,
+        )
+        # struct cache_extension and struct cache_extension_section.
+        self.extension_header = c.Struct(
+            "magic" / c.Const(EXTENSION_MAGIC, u32),
+            "count" / u32,
+        )
+        self.extension_section = c.Struct(
+            "tag" / u32,
+            "flags" / u32,
+            "offset" / u32,
+            "size" / u32,
+        )
+        self.u32 = u32
+        # Fast codecs for the arrays, derived from the definitions above.
+        self.old_entry_struct = _struct_of(self.old_entry, little)
+        self.new_entry_struct = _struct_of(self.new_entry, little)
+        self.u32_struct = struct.Struct("<I" if little else ">I")
+
+
+def _struct_of(definition: c.Struct, little: bool) -> struct.Struct:
+    """A :class:`struct.Struct` with the same layout as a construct Struct of plain fields."""
+    fmt = "<" if little else ">"
+    for sub in definition.subcons:
+        field_ = sub.subcon if isinstance(sub, c.Renamed) else sub
+        if not isinstance(field_, c.FormatField):
+            raise TypeError(f"{sub} is not a plain field")
+        fmt += field_.fmtstr[1:]
+    compiled = struct.Struct(fmt)
+    if compiled.size != definition.sizeof():
+        raise AssertionError(f"{definition} size mismatch")
+    return compiled
+
+
+_LAYOUT = {order: _Layout(order) for order in BYTE_ORDERS}
+
+OLD_HEADER_SIZE = _LAYOUT["little"].old_header.sizeof()  # 16
+OLD_ENTRY_SIZE = _LAYOUT["little"].old_entry.sizeof()  # 12
+NEW_HEADER_SIZE = _LAYOUT["little"].new_header.sizeof()  # 48
+NEW_ENTRY_SIZE = _LAYOUT["little"].new_entry.sizeof()  # 24
+EXTENSION_HEADER_SIZE = _LAYOUT["little"].extension_header.sizeof()  # 8
+EXTENSION_SECTION_SIZE = _LAYOUT["little"].extension_section.sizeof()  # 16
+
+
+# --- The plain value ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cache entry: the loader maps ``soname`` to ``path``."""
+
+    soname: bytes
+    path: bytes
+    flags: int
+    osversion: int = 0
+    hwcap: int = 0
+    #: The glibc-hwcaps subdirectory name, for entries whose hwcap has bit 62 set.
+    #: Informational: :func:`build` encodes ``hwcap`` and :attr:`Cache.hwcaps`.
+    hwcaps_name: bytes | None = field(default=None, compare=False)
+
+    @property
+    def is_hwcaps(self) -> bool:
+        """True for a glibc-hwcaps entry (``dl_cache_hwcap_extension``)."""
+        return (self.hwcap >> 32) & ~ISA_LEVEL_MASK == HWCAP_EXTENSION >> 32
+
+    @property
+    def hwcaps_index(self) -> int | None:
+        return self.hwcap & 0xFFFFFFFF if self.is_hwcaps else None
+
+    @property
+    def isa_level(self) -> int:
+        return (self.hwcap >> 32) & ISA_LEVEL_MASK if self.is_hwcaps else 0
+
+    @property
+    def legacy_hwcap(self) -> int:
+        """The ≤2.36 legacy hwcap mask (0 for glibc-hwcaps entries)."""
+        return 0 if self.is_hwcaps else self.hwcap
+
+
+@dataclass(frozen=True)
+class Cache:
+    """A whole ld.so.cache: its entries in file order, and how the file lays them out.
+
+    Every field that a glibc ldconfig varies between versions is here, so that
+    :func:`build` reproduces a file written by any glibc from 2.31 to 2.42 byte for byte.
+    """
+
+    entries: tuple[Entry, ...] = ()
+    layout: str = "new"
+    byte_order: str = "little"
+    #: Generator string of the extension directory; None writes no extension directory
+    #: (glibc ≤ 2.32).
+    generator: bytes | None = None
+    #: glibc-hwcaps subdirectory names, in index order.
+    hwcaps: tuple[bytes, ...] = ()
+    #: "merged" (glibc ≥ 2.33: interned, tail-merged) or "concat" (≤ 2.32: per entry
+    #: soname then path, no sharing).
+    string_table: str = "merged"
+    #: Whether the new header's flags byte records the byte order (≥ 2.33, Debian 2.31).
+    endian_flag: bool = True
+    #: Strings in a merged table that no entry references (ldconfig interns every
+    #: glibc-hwcaps subdirectory name it meets, used or not).
+    extra_strings: tuple[bytes, ...] = ()
+    #: ≤2.32 old-layout writer bug: every string offset is this much too large.
+    old_offset_bias: int = 0
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}")
+        if self.byte_order not in BYTE_ORDERS:
+            raise ValueError(f"unknown byte order {self.byte_order!r}")
+        if self.string_table not in ("merged", "concat"):
+            raise ValueError(f"unknown string table kind {self.string_table!r}")
+
+    def replace(self, **changes: object) -> "Cache":
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        import dataclasses
+
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+# --- String tables ------------------------------------------------------------------------
+
+
+def merged_string_table(strings: Iterable[bytes]) -> tuple[bytes, dict[bytes, int]]:
+    """glibc ≥ 2.33's string table: distinct strings sorted by reversed bytes, descending,
+    each stored once, a string that ends another sharing its tail.  Returns the table and
+    each string's offset in it."""
+    ordered = sorted(set(strings), key=lambda s: s[::-1], reverse=True)
+    offsets: dict[bytes, int] = {}
+    parts: list[bytes] = []
+    size = 0
+    prev = b""
+    prev_offset = 0
+    for s in ordered:
+        if parts and prev.endswith(s):
+            offset = prev_offset + len(prev) - len(s)
+        else:
+            offset = size
+            parts.append(s + b"\0")
+            size += len(s) + 1
+        offsets[s] = offset
+        prev, prev_offset = s, offset
+    return b"".join(parts), offsets
+
+
+def concat_string_table(entries: Sequence[Entry]) -> tuple[bytes, list[tuple[int, int]]]:
+    """glibc ≤ 2.32's string table: each entry's soname then path, NUL-terminated, in
+    entry order.  Returns the table and each entry's (key, value) offsets."""
+    parts: list[bytes] = []
+    positions: list[tuple[int, int]] = []
+    size = 0
+    for e in entries:
+        key = size
+        size += len(e.soname) + 1
+        positions.append((key, size))
+        size += len(e.path) + 1
+        parts.append(e.soname + b"\0" + e.path + b"\0")
+    return b"".join(parts), positions
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+@dataclass
+class RawCache:
+    """A validated file, decoded but not interpreted: what ``ldconfig -p`` and the loader see.
+
+    ``new_entries`` and ``old_entries`` are tuples as stored (flags, key, value[, osversion,
+    hwcap]); ``*_base`` is the file offset string offsets of that table count from.
+    """
+
+    data: bytes
+    byte_order: str
+    old_nlibs: int | None = None
+    old_entries: list[tuple[int, ...]] = field(default_factory=list)
+    old_base: int = 0
+    new_offset: int | None = None
+    new_header: c.Container | None = None
+    new_entries: list[tuple[int, ...]] = field(default_factory=list)
+    generator: bytes | None = None
+    hwcaps_offsets: list[int] | None = None
+    extension_present: bool = False
+
+    @property
+    def layout(self) -> str:
+        if self.new_offset is None:
+            return "old"
+        return "new" if self.old_nlibs is None else "compat"
+
+    @property
+    def strings_start(self) -> int:
+        """File offset of the string table."""
+        if self.new_offset is None:
+            return self.old_base
+        return self.new_offset + NEW_HEADER_SIZE + NEW_ENTRY_SIZE * len(self.new_entries)
+
+    @property
+    def strings_end(self) -> int:
+        if self.new_offset is None or self.new_header is None:
+            return len(self.data)
+        return self.strings_start + self.new_header.len_strings
+
+    def string_at(self, base: int, offset: int, what: str) -> bytes:
+        """The NUL-terminated string at ``base + offset``, which must lie in the string table."""
+        start = base + offset
+        if not self.strings_start <= start < self.strings_end:
+            raise CacheFormatError(f"{what} string offset {offset:#x} outside the string table",
+                                   start)
+        end = self.data.find(b"\0", start, self.strings_end)
+        if end < 0:
+            raise CacheFormatError(f"{what} string is not NUL-terminated", start)
+        return self.data[start:end]
+
+
+def _guess_order(data: bytes, offset: int, count_size: int, entry_size: int) -> str:
+    """Byte order of a header whose only clue is a count: the one whose count fits the file."""
+    room = (len(data) - offset - count_size) // entry_size
+    little, = struct.unpack_from("<I", data, offset)
+    big, = struct.unpack_from(">I", data, offset)
+    if little <= room and (big > room or little <= big):
+        return "little"
+    if big <= room:
+        return "big"
+    raise CacheFormatError("entry count larger than the file", offset)
+
+
+def _parse_struct(definition: c.Struct, data: bytes, offset: int, what: str) -> c.Container:
+    size = definition.sizeof()
+    if offset + size > len(data):
+        raise CacheFormatError(f"truncated {what}", offset)
+    try:
+        return definition.parse(data[offset:offset + size])
+    except c.ConstructError as exc:
+        raise CacheFormatError(f"bad {what} ({exc.__class__.__name__})", offset) from None
+
+
+def decode(data: bytes) -> RawCache:
+    """Validate ``data`` and decode its tables (no interpretation of the strings)."""
+    if len(data) < OLD_HEADER_SIZE:
+        raise CacheFormatError("file too short for a cache header" if data else "empty file",
+                               len(data))
+    if data.startswith(OLD_MAGIC):
+        return _decode_old(data)
+    if data.startswith(NEW_MAGIC + NEW_VERSION):
+        raw = RawCache(data=data, byte_order="little")
+        _decode_new(raw, 0)
+        return raw
+    if data.startswith(NEW_MAGIC):
+        raise CacheFormatError("unsupported new-format version "
+                               f"{data[len(NEW_MAGIC):len(NEW_MAGIC) + 3]!r}", len(NEW_MAGIC))
+    raise CacheFormatError("not a cache file (bad magic)", 0)
+
+
+def _decode_old(data: bytes) -> RawCache:
+    if data[len(OLD_MAGIC)] != 0:
+        raise CacheFormatError("nonzero byte after the old magic", len(OLD_MAGIC))
+    order = _guess_order(data, len(OLD_MAGIC) + 1, 4, OLD_ENTRY_SIZE)
+    lay = _LAYOUT[order]
+    header = _parse_struct(lay.old_header, data, 0, "old header")
+    n = header.nlibs
+    base = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * n
+    if base > len(data):
+        raise CacheFormatError(f"{n} old entries do not fit in the file", OLD_HEADER_SIZE)
+    raw = RawCache(data=data, byte_order=order, old_nlibs=n, old_base=base)
+    raw.old_entries = list(lay.old_entry_struct.iter_unpack(data[OLD_HEADER_SIZE:base]))
+    # A new cache hidden in the old one starts at the next 8-byte boundary (where glibc's
+    # writer puts it; its compat writer always makes that boundary the end of the table).
+    for new_offset in sorted({base, (base + 7) & ~7, (base + 3) & ~3}):
+        if data.startswith(NEW_MAGIC + NEW_VERSION, new_offset) and \
+                len(data) > new_offset + NEW_HEADER_SIZE:
+            _decode_new(raw, new_offset)
+            break
+    else:
+        # Old layout only: strings run to the end of the file.
+        if base == len(data) and n:
+            raise CacheFormatError("old entries but no string table", base)
+    for i, (flags, key, value) in enumerate(raw.old_entries):
+        where = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * i
+        for off, what in ((key, "old key"), (value, "old value")):
+            start = base + off
+            if not base <= start < len(data) or data.find(b"\0", start) < 0:
+                raise CacheFormatError(f"{what} string offset {off:#x} of entry {i} out of "
+                                       "bounds or unterminated", where)
+    return raw
+
+
+def _decode_new(raw: RawCache, offset: int) -> None:
+    data = raw.data
+    if len(data) < offset + NEW_HEADER_SIZE:
+        raise CacheFormatError("truncated new header", offset)
+    flag = data[offset + 28]
+    if flag & 3 == 2:
+        order = "little"
+    elif flag & 3 == 3:
+        order = "big"
+    elif flag & 3 == 1:
+        raise CacheFormatError("cache header flags mark the cache invalid", offset + 28)
+    elif raw.old_nlibs is not None:
+        order = raw.byte_order
+    else:
+        order = _guess_order(data, offset + 20, 4 + 4 + 20, NEW_ENTRY_SIZE)
+    if raw.old_nlibs is not None and order != raw.byte_order:
+        raise CacheFormatError("old and new tables disagree on the byte order", offset + 28)
+    if flag & ~3:
+        raise CacheFormatError(f"unknown bits in the header flags byte {flag:#x}", offset + 28)
+    lay = _LAYOUT[order]
+    header = _parse_struct(lay.new_header, data, offset, "new header")
+    n = header.nlibs
+    entries_start = offset + NEW_HEADER_SIZE
+    strings_start = entries_start + NEW_ENTRY_SIZE * n
+    if strings_start > len(data):
+        raise CacheFormatError(f"{n} entries do not fit in the file", offset + 20)
+    if strings_start + header.len_strings > len(data):
+        raise CacheFormatError(f"string table of {header.len_strings} bytes runs past the end "
+                               "of the file", strings_start)
+    raw.byte_order = order
+    raw.new_offset = offset
+    raw.new_header = header
+    raw.new_entries = list(lay.new_entry_struct.iter_unpack(data[entries_start:strings_start]))
+    if header.extension_offset:
+        _decode_extensions(raw, lay, header.extension_offset)
+    # Every string of every entry must lie in the string table and be NUL-terminated.
+    end = strings_start + header.len_strings
+    if n and (header.len_strings == 0 or data[end - 1] != 0):
+        raise CacheFormatError("string table does not end with NUL", end - 1)
+    for i, entry in enumerate(raw.new_entries):
+        for off in (entry[1], entry[2]):
+            if not strings_start <= offset + off < end:
+                raise CacheFormatError(f"string offset {off:#x} of entry {i} outside the "
+                                       "string table", entries_start + NEW_ENTRY_SIZE * i)
+
+
+def _decode_extensions(raw: RawCache, lay: _Layout, ext_offset: int) -> None:
+    data = raw.data
+    if ext_offset % 4:
+        raise CacheFormatError("misaligned extension directory", ext_offset)
+    header = _parse_struct(lay.extension_header, data, ext_offset, "extension directory")
+    count = header.count
+    sections_start = ext_offset + EXTENSION_HEADER_SIZE
+    if sections_start + EXTENSION_SECTION_SIZE * count > len(data):
+        raise CacheFormatError(f"{count} extension sections do not fit in the file", ext_offset)
+    raw.extension_present = True
+    for i in range(count):
+        where = sections_start + EXTENSION_SECTION_SIZE * i
+        sec = lay.extension_section.parse(data[where:where + EXTENSION_SECTION_SIZE])
+        if sec.offset + sec.size > len(data):
+            raise CacheFormatError(f"extension section {i} runs past the end of the file", where)
+        if sec.tag == TAG_GENERATOR:
+            raw.generator = data[sec.offset:sec.offset + sec.size]
+        elif sec.tag == TAG_GLIBC_HWCAPS:
+            if sec.size == 0 or sec.offset % 4 or sec.size % 4:
+                # The loader and ldconfig -p ignore such a section.
+                continue
+            raw.hwcaps_offsets = [v for (v,) in lay.u32_struct.iter_unpack(
+                data[sec.offset:sec.offset + sec.size])]
+
+
+def _hwcaps_names(raw: RawCache) -> tuple[bytes, ...]:
+    """The glibc-hwcaps names; their offsets count from the new header (as ldconfig writes
+    them; glibc's readers add them to the file start, which only agrees for new-only files)."""
+    assert raw.new_offset is not None
+    names = []
+    for i, off in enumerate(raw.hwcaps_offsets or ()):
+        names.append(raw.string_at(raw.new_offset, off, f"glibc-hwcaps name {i}"))
+    return tuple(names)
+
+
+def parse(data: bytes) -> Cache:
+    """Parse a cache file's bytes into a :class:`Cache`; :class:`CacheFormatError` if malformed."""
+    raw = decode(data)
+    if raw.new_offset is not None:
+        return _interpret_new(raw)
+    return _interpret_old(raw)
+
+
+def _interpret_new(raw: RawCache) -> Cache:
+    assert raw.new_offset is not None and raw.new_header is not None
+    base = raw.new_offset
+    data = raw.data
+    names = _hwcaps_names(raw)
+    strings: dict[int, bytes] = {}
+
+    def string(off: int, what: str) -> bytes:
+        s = strings.get(off)
+        if s is None:
+            s = strings[off] = raw.string_at(base, off, what)
+        return s
+
+    entries = []
+    for flags, key, value, osversion, hwcap in raw.new_entries:
+        e = Entry(string(key, "key"), string(value, "value"), flags, osversion, hwcap)
+        idx = e.hwcaps_index
+        if idx is not None and idx < len(names):
+            e = Entry(e.soname, e.path, flags, osversion, hwcap, hwcaps_name=names[idx])
+        entries.append(e)
+    table = data[raw.strings_start:raw.strings_end]
+    referenced = set(strings)
+    referenced.update(raw.hwcaps_offsets or ())
+    extra = _unreferenced_strings(table, referenced, raw.strings_start - base)
+    kind = _string_table_kind(table, entries, names, extra)
+    layout = raw.layout
+    if layout == "compat":
+        _check_old_table(raw, entries)
+    flag = raw.new_header.flags
+    return Cache(
+        entries=tuple(entries),
+        layout=layout,
+        byte_order=raw.byte_order,
+        generator=raw.generator,
+        hwcaps=names,
+        string_table=kind,
+        endian_flag=flag != 0,
+        extra_strings=extra if kind == "merged" else (),
+    )
+
+
+def _unreferenced_strings(table: bytes, referenced: set[int], shift: int) -> tuple[bytes, ...]:
+    """NUL-terminated runs of ``table`` at whose start no offset points."""
+    extra = []
+    pos = 0
+    while pos < len(table):
+        end = table.find(b"\0", pos)
+        if end < 0:
+            break
+        if pos + shift not in referenced:
+            extra.append(table[pos:end])
+        pos = end + 1
+    return tuple(extra)
+
+
+def _string_table_kind(table: bytes, entries: Sequence[Entry], names: Sequence[bytes],
+                       extra: Sequence[bytes]) -> str:
+    if not names and concat_string_table(entries)[0] == table:
+        return "concat"
+    return "merged"
+
+
+def _old_table_indices(entries: Sequence[Entry]) -> list[int]:
+    """The entries a writer puts in the old table: all but those of legacy hwcap directories."""
+    return [i for i, e in enumerate(entries) if e.legacy_hwcap == 0]
+
+
+def _check_old_table(raw: RawCache, entries: Sequence[Entry]) -> None:
+    """A compat file's old table must describe the same libraries as its new table."""
+    wanted = _old_table_indices(entries)
+    n_old = raw.old_nlibs or 0
+    expect = len(wanted) + (len(wanted) & 1)
+    if n_old != expect:
+        raise CacheFormatError(f"old table has {n_old} entries, new table implies {expect}",
+                               OLD_HEADER_SIZE - 4)
+
+
+def _interpret_old(raw: RawCache) -> Cache:
+    def resolve(bias: int) -> list[Entry] | None:
+        out = []
+        for flags, key, value in raw.old_entries:
+            if key < bias or value < bias:
+                return None
+            try:
+                out.append(Entry(raw.string_at(raw.old_base, key - bias, "key"),
+                                 raw.string_at(raw.old_base, value - bias, "value"), flags))
+            except CacheFormatError:
+                return None
+        return out
+
+    table = raw.data[raw.old_base:]
+    entries = resolve(0)
+    if entries is None:
+        raise CacheFormatError("old entry strings out of bounds", raw.old_base)
+    if concat_string_table(entries)[0] == table:
+        return Cache(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
+                     string_table="concat", endian_flag=False)
+    # glibc ≤ 2.32 wrote old-only files with every offset 4 too large when the entry
+    # count was odd (it added the compat alignment pad that it did not write).
+    shifted = resolve(4)
+    if shifted is not None and concat_string_table(shifted)[0] == table:
+        return Cache(entries=tuple(shifted), layout="old", byte_order=raw.byte_order,
+                     string_table="concat", endian_flag=False, old_offset_bias=4)
+    referenced = {off for _, key, value in raw.old_entries for off in (key, value)}
+    extra = _unreferenced_strings(table, referenced, 0)
+    return Cache(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
+                 string_table="merged", endian_flag=False, extra_strings=extra)
+
+
+def read_cache(path: str | bytes) -> Cache:
+    """Parse the cache file at ``path`` (a host path)."""
+    with open(path, "rb") as f:
+        return parse(f.read())
+
+
+# --- Writing ------------------------------------------------------------------------------
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) & -align
+
+
+def build(cache: Cache) -> bytes:
+    """The bytes of ``cache`` laid out as glibc's ldconfig lays them out."""
+    lay = _LAYOUT[cache.byte_order]
+    entries = cache.entries
+    n = len(entries)
+    old_rows_idx = _old_table_indices(entries) if cache.layout != "new" else []
+    n_old = len(old_rows_idx)
+    if cache.layout == "compat":
+        n_old += n_old & 1  # the last entry is duplicated to keep the new header aligned
+        if len(old_rows_idx) != n and cache.string_table == "merged":
+            raise ValueError("compat layout with legacy hwcap entries and a merged string "
+                             "table: glibc 2.33-2.36 write uninitialised memory here")
+    old_size = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * n_old if cache.layout != "new" else 0
+
+    # String table and each entry's (key, value) offsets within it.
+    if cache.string_table == "concat":
+        table, positions = concat_string_table(entries)
+        hwcaps_positions: list[int] = []
+        if cache.hwcaps:
+            raise ValueError("glibc-hwcaps names need a merged string table")
+    else:
+        strings: list[bytes] = [s for e in entries for s in (e.path, e.soname)]
+        strings.extend(cache.hwcaps)
+        strings.extend(cache.extra_strings)
+        table, offsets = merged_string_table(strings)
+        positions = [(offsets[e.soname], offsets[e.path]) for e in entries]
+        hwcaps_positions = [offsets[h] for h in cache.hwcaps]
+
+    out = bytearray()
+    if cache.layout == "old":
+        # Offsets count from the end of the old entries.
+        str_offset = cache.old_offset_bias
+    else:
+        str_offset = NEW_HEADER_SIZE + NEW_ENTRY_SIZE * n
+    if cache.layout != "new":
+        out += lay.old_header.build({"nlibs": n_old})
+        old_rows = []
+        for i in old_rows_idx:
+            key, value = positions[i]
+            old_rows.append(lay.old_entry_struct.pack(entries[i].flags, str_offset + key,
+                                                      str_offset + value))
+        if n_old > len(old_rows_idx):
+            old_rows.append(old_rows[-1])
+        out += b"".join(old_rows)
+    if cache.layout != "old":
+        new_start = len(out)
+        ext = cache.generator is not None or bool(cache.hwcaps)
+        strings_end = new_start + str_offset + len(table)
+        ext_offset = _round_up(strings_end, 4) if ext else 0
+        out += lay.new_header.build({
+            "nlibs": n,
+            "len_strings": len(table),
+            "flags": ENDIAN_FLAG[cache.byte_order] if cache.endian_flag else 0,
+            "extension_offset": ext_offset,
+        })
+        pack = lay.new_entry_struct.pack
+        out += b"".join(pack(e.flags, str_offset + k, str_offset + v, e.osversion, e.hwcap)
+                        for e, (k, v) in zip(entries, positions))
+        out += table
+        if ext:
+            out += bytes(ext_offset - len(out))
+            out += _build_extensions(lay, cache, ext_offset,
+                                     [str_offset + p for p in hwcaps_positions])
+    else:
+        out += table
+    return bytes(out)
+
+
+def _build_extensions(lay: _Layout, cache: Cache, ext_offset: int,
+                      hwcaps_offsets: list[int]) -> bytes:
+    generator = cache.generator or b""
+    count = 2 if hwcaps_offsets else 1
+    data_start = ext_offset + EXTENSION_HEADER_SIZE + EXTENSION_SECTION_SIZE * count
+    hwcaps_size = 4 * len(hwcaps_offsets)
+    sections = [{"tag": TAG_GENERATOR, "flags": 0, "offset": data_start + hwcaps_size,
+                 "size": len(generator)}]
+    if hwcaps_offsets:
+        sections.append({"tag": TAG_GLIBC_HWCAPS, "flags": 0, "offset": data_start,
+                         "size": hwcaps_size})
+    out = bytearray(lay.extension_header.build({"count": count}))
+    for sec in sections:
+        out += lay.extension_section.build(sec)
+    out += b"".join(lay.u32_struct.pack(v) for v in hwcaps_offsets)
+    out += generator
+    return bytes(out)
