@@ -52,12 +52,14 @@ class Behaviour:
     verbose_origin: bool
     #: ``-p`` prints the IA-64 flag as ``IA-64`` (≤2.38) rather than its number.
     ia64: bool
-    #: LoongArch flags exist (≥2.38).
+    #: LoongArch flags and the LoongArch system-directory rule exist (≥2.38).
     loongarch: bool
     #: File-name suffixes whose "not an ELF file" message is suppressed.
     gdb_suffixes: tuple[str, ...]
     #: AArch64 system directories include ``libilp32`` (≤2.41).
     aarch64_ilp32_dirs: bool
+    #: RISC-V system directories include ``lib32/ilp32d`` and ``lib32/ilp32`` (≥2.33).
+    riscv_ilp32_dirs: bool
 
     @property
     def type_names(self) -> dict[int, str]:
@@ -110,4 +112,5 @@ def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) 
         loongarch=v >= (2, 38),
         gdb_suffixes=("-gdb.gdb", "-gdb.py", "-gdb.scm") if v >= (2, 40) else ("-gdb.py",),
         aarch64_ilp32_dirs=v <= (2, 41),
+        riscv_ilp32_dirs=v >= (2, 33),
     )
