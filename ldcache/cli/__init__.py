@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 from .. import __version__
 from ..errors import LdcacheError
+from . import build as _build
 from . import inspect as _inspect
 
 __all__ = ["main", "build_parser"]
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    modules: list = [_inspect]
+    modules: list = [_inspect, _build]
     return modules
 
 
@@ -62,9 +63,16 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, pro
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+        if _build.is_ldconfig_name(sys.argv[0]):
+            return _finish(_build.ldconfig_main(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
-    status = run(args.func, args, "ldcache")
+    return _finish(run(args.func, args, "ldcache"))
+
+
+def _finish(status: int) -> int:
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -1,0 +1,97 @@
+"""``ldcache build`` as a library call: detect the root, plan, apply, write the cache."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from .detect import RootInfo, describe_root
+from .errors import ConfError
+from .format import Cache
+from .inroot import Root
+from .scan import Options, Plan, make_cache, plan
+
+__all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    root: str | bytes = "/"
+    #: cache file inside the root; None: /etc/ld.so.cache.
+    cache: Optional[str] = None
+    conf: str = "/etc/ld.so.conf"
+    dirs: tuple[bytes, ...] = ()
+    update_links: bool = True
+    build_cache: bool = True
+    only_cmdline: bool = False
+    manual_link: bool = False
+    layout: Optional[str] = None
+    ignore_aux: bool = False
+    verbose: bool = False
+    generator: bytes = b"ldcache"
+    glibc: Optional[str] = None
+    arch: Optional[str] = None
+    prog: str = "ldcache"
+
+
+@dataclass
+class BuildResult:
+    info: RootInfo
+    plan: Optional[Plan]
+    cache: Optional[Cache]
+    cache_bytes: Optional[bytes]
+
+
+def plan_root(root: Root, options: BuildOptions) -> tuple[RootInfo, Plan]:
+    """Detect what ``root`` is and plan its ldconfig run (nothing is written)."""
+    info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
+    for d in options.dirs:
+        if options.build_cache and not d.startswith(b"/"):
+            raise ConfError(f"relative path `{os.fsdecode(d)}' used to build cache")
+    opts = Options(dirs=options.dirs, conf=os.fsencode(options.conf),
+                   only_cmdline=options.only_cmdline, build_cache=options.build_cache,
+                   update_links=options.update_links, verbose=options.verbose)
+    aux = None
+    if options.build_cache:
+        from .auxcache import AuxCache
+
+        aux = AuxCache(info.key) if options.ignore_aux else AuxCache.load(root, info.key)
+    p = plan(root, info.arch, info.behaviour, opts, system_dirs=info.system_dirs, aux=aux)
+    p.aux = aux
+    return info, p
+
+
+def run_build(options: BuildOptions) -> BuildResult:
+    """Run ``ldcache build``: make links, write the cache (as configured)."""
+    from .apply import apply_plan, write_cache
+
+    with Root(options.root) as root:
+        if options.manual_link:
+            return _manual_link(root, options)
+        info, p = plan_root(root, options)
+        apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
+                   prog=options.prog)
+        cache = data = None
+        if options.build_cache:
+            cache = make_cache(p, info.arch, info.behaviour, layout=options.layout,
+                               generator=options.generator)
+            data = write_cache(root, options.cache or "/etc/ld.so.cache", cache)
+            # Like ldconfig, the aux cache is written whenever a cache is built (-i only
+            # skips reading it).
+            p.aux.save(root)
+        return BuildResult(info, p, cache, data)
+
+
+def _manual_link(root: Root, options: BuildOptions) -> BuildResult:
+    """``ldconfig -l``: link each named library file to its soname."""
+    from .apply import apply_plan
+    from .scan import manual_link_plan
+
+    info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
+    p = manual_link_plan(root, info.arch, info.behaviour, options.dirs,
+                         verbose=options.verbose)
+    apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
+               prog=options.prog)
+    return BuildResult(info, p, None, None)
+

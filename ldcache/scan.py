@@ -1,0 +1,557 @@
+"""Directories → a plan: the cache entries and the link operations ldconfig would make.
+
+This is glibc's ``elf/ldconfig.c`` (``add_dir_1``, ``add_glibc_hwcaps_subdirectories``,
+``search_dir``, ``create_links``) for one root, as the root's own ldconfig would run it
+(chrooted): it only *reads* the root, through :class:`~ldcache.inroot.Root`.  Writing —
+links, removals, the cache file — is :mod:`ldcache.apply`'s job.
+
+The plan is an ordered list of events (directory headers, messages, link operations,
+stale-link removals), so that carrying it out prints what ``ldconfig -v`` prints in the same
+order, plus the cache entries in insertion order.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Union
+
+from .arch import Arch
+from .conf import ConfDir, parse_conf, trim_dir
+from .elf import Library, process_file
+from .errors import RootError
+from .format import HWCAP_EXTENSION, Cache, Entry
+from .glibc import Behaviour
+from .hwcaps import LegacyHwcaps, legacy_hwcaps
+from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, Root
+from .libcmp import libcmp, libcmp_key
+
+__all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
+           "plan", "scan_directories", "make_cache", "is_dso_name"]
+
+# Library types (sysdeps/generic/ldconfig.h).
+FLAG_ANY = -1
+FLAG_LIBC4, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6 = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Options:
+    """ldconfig's options that change what is scanned and planned."""
+
+    #: Directories named on the command line (in-root spellings).
+    dirs: tuple[bytes, ...] = ()
+    #: The configuration file (in-root path).
+    conf: bytes = b"/etc/ld.so.conf"
+    #: ``-n``: only the command-line directories.
+    only_cmdline: bool = False
+    #: not ``-N``: a cache is being built (entries are planned).
+    build_cache: bool = True
+    #: not ``-X``: links are made and stale links removed.
+    update_links: bool = True
+    #: ``-v``.
+    verbose: bool = False
+
+
+# --- plan events ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Header:
+    """A ``-v`` line printed on stdout (directory headers, hwcaps link notes)."""
+
+    text: bytes
+
+
+@dataclass(frozen=True)
+class Message:
+    """A warning ldconfig prints on stderr (``verbose``: only with ``-v``)."""
+
+    text: str
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class LinkOp:
+    """``create_links``: make ``directory/soname`` a symlink to ``target``."""
+
+    directory: bytes
+    soname: bytes
+    target: bytes
+    #: ldconfig's decision: False when the link is already right or a regular file is there.
+    needed: bool
+    #: a (stale) symlink is in the way and is removed first.
+    remove_first: bool
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A dangling ``*.so.*`` symlink ldconfig deletes."""
+
+    path: bytes
+
+
+Event = Union[Header, Message, LinkOp, Removal]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A library as the cache will record it, before hwcaps indices are assigned."""
+
+    soname: bytes
+    path: bytes
+    flags: int
+    osversion: int = 0
+    legacy_hwcap: int = 0
+    hwcaps_name: bytes | None = None
+    isa_level: int = 0
+
+
+@dataclass
+class Plan:
+    events: list[Event] = field(default_factory=list)
+    #: cache entries in insertion order (the cache sorts them).
+    entries: list[CacheEntry] = field(default_factory=list)
+    #: every glibc-hwcaps subdirectory name met, in discovery order (all are interned).
+    hwcaps_names: list[bytes] = field(default_factory=list)
+    #: directories scanned, in order (in-root spellings).
+    directories: list[bytes] = field(default_factory=list)
+    #: files whose ELF probe was answered by the aux cache / probed afresh.
+    probed: int = 0
+    reused: int = 0
+    #: the aux cache consulted and filled while planning (None with -N).
+    aux: "AuxLookup | None" = None
+
+    @property
+    def links(self) -> list[LinkOp]:
+        return [e for e in self.events if isinstance(e, LinkOp)]
+
+    @property
+    def messages(self) -> list[Message]:
+        return [e for e in self.events if isinstance(e, Message)]
+
+
+# --- directory registration ----------------------------------------------------------------
+
+@dataclass
+class _Dir:
+    path: bytes
+    origin: bytes
+    line: int
+    flag: int
+    dev: int
+    ino: int
+    hwcaps_name: bytes | None = None
+
+
+class _Registry:
+    """ldconfig's directory list: inode-deduplicated, in registration order."""
+
+    def __init__(self, root: Root, b: Behaviour, plan: Plan, verbose: bool) -> None:
+        self.root = root
+        self.b = b
+        self.plan = plan
+        self.verbose = verbose
+        self.dirs: list[_Dir] = []
+        self._ids: dict[tuple[int, int], _Dir] = {}
+
+    def add_single(self, d: _Dir, verbose: bool) -> bool:
+        prev = self._ids.get((d.dev, d.ino))
+        if prev is not None:
+            if self.verbose and verbose:
+                self.plan.events.append(Message(
+                    f"Path `{_s(d.path)}' given more than once\n(from {_s(d.origin)}:{d.line} "
+                    f"and {_s(prev.origin)}:{prev.line})", verbose=True))
+            prev.flag = d.flag
+            return False
+        self._ids[(d.dev, d.ino)] = d
+        self.dirs.append(d)
+        return True
+
+    def add_dir(self, raw: bytes, origin: bytes, line: int, flag: int = FLAG_ANY) -> None:
+        path = trim_dir(raw)
+        if not path:
+            return
+        try:
+            st = self.root.stat(path)
+        except RootError as exc:
+            if self.verbose:
+                self.plan.events.append(Message(f"Can't stat {_s(path)}: {_strerror(exc)}",
+                                                verbose=True))
+            return
+        d = _Dir(path, origin, line, flag, st.st_dev, st.st_ino)
+        if self.add_single(d, True) and self.b.glibc_hwcaps:
+            self._add_glibc_hwcaps(d)
+
+    def _add_glibc_hwcaps(self, parent: _Dir) -> None:
+        base = parent.path + b"/glibc-hwcaps"
+        try:
+            names = self.root.listdir(base)
+        except RootError:
+            return
+        for name, dtype in names:
+            if name.startswith(b".") or dtype == DT_REG or b":" in name:
+                continue
+            try:
+                st = self.root.stat(base + b"/" + name)
+            except RootError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            self.plan.hwcaps_names.append(name)
+            sub = _Dir(base + b"/" + name, parent.origin, parent.line, parent.flag,
+                       st.st_dev, st.st_ino, hwcaps_name=name)
+            self.add_single(sub, False)
+
+
+# --- name filters --------------------------------------------------------------------------
+
+def is_dso_name(name: bytes, b: Behaviour) -> bool:
+    """glibc's ``_dl_is_dso``."""
+    if (name.startswith(b"lib") or name.startswith(b"ld-")) and b".so" in name:
+        return True
+    return b.dso_ld_so_names and (name.startswith(b"ld.so.") or name.startswith(b"ld64.so."))
+
+
+def _is_temporary(name: bytes, b: Behaviour) -> bool:
+    """Names of prelink (and, glibc ≥ 2.39, rpm and dpkg) temporary files."""
+    if name.endswith(b".#prelink#"):
+        return True
+    if len(name) >= 17 and name[-17:].startswith(b".#prelink#."):
+        return True
+    if b.skip_package_temp_names:
+        return b";" in name or name.endswith(b".dpkg-new") or name.endswith(b".dpkg-tmp")
+    return False
+
+
+def implicit_soname(name: bytes, b: Behaviour) -> bytes:
+    """The soname of a library without DT_SONAME: its file name (2.37: cut after .so.N)."""
+    if b.truncate_implicit_soname:
+        i = name.find(b".so.")
+        if i >= 0:
+            j = name.find(b".", i + 4)
+            if j >= 0:
+                return name[:j]
+    return name
+
+
+# --- scanning ------------------------------------------------------------------------------
+
+@dataclass
+class _Lib:
+    name: bytes
+    soname: bytes
+    flag: int
+    is_link: bool
+    isa_level: int
+    osversion: int
+
+
+#: A probe cache: identity → result, consulted before reading a file (the aux cache).
+ProbeCache = Callable[[os.stat_result], Union[Library, None]]
+
+
+class _Scanner:
+    def __init__(self, root: Root, arch: Arch, b: Behaviour, options: Options, plan: Plan,
+                 legacy: LegacyHwcaps, aux: "AuxLookup | None") -> None:
+        self.root = root
+        self.arch = arch
+        self.b = b
+        self.opt = options
+        self.plan = plan
+        self.legacy = legacy
+        self.aux = aux
+
+    def msg(self, text: str, verbose: bool = False) -> None:
+        if verbose and not self.opt.verbose:
+            return
+        self.plan.events.append(Message(text, verbose))
+
+    def scan(self, reg: _Registry) -> None:
+        i = 0
+        # The list grows while it is walked: legacy hwcap subdirectories are appended.
+        while i < len(reg.dirs):
+            self.scan_dir(reg.dirs[i], reg)
+            i += 1
+
+    def scan_dir(self, entry: _Dir, reg: _Registry) -> None:
+        b, opt = self.b, self.opt
+        legacy_hwcap = 0
+        if entry.hwcaps_name is None:
+            if b.legacy_hwcaps:
+                legacy_hwcap = self.legacy.path_hwcap(entry.path)
+            head = entry.path + b":"
+            if legacy_hwcap:
+                head += b" (hwcap: %#018x)" % legacy_hwcap
+        else:
+            head = entry.path + b': (hwcap: "' + entry.hwcaps_name + b'")'
+        if opt.verbose:
+            if b.verbose_origin:
+                head += b" (from %s:%d)" % (entry.origin, entry.line)
+            self.plan.events.append(Header(head + b"\n"))
+        self.plan.directories.append(entry.path)
+        try:
+            d = self.root.opendir(entry.path)
+        except RootError as exc:
+            self.msg(f"Can't open directory {_s(entry.path)}: {_strerror(exc)}", verbose=True)
+            return
+        with d:
+            libs = self._read_dir(d, entry, reg)
+        for lib in libs:
+            if entry.hwcaps_name is None:
+                if not lib.is_link:
+                    self._create_links(d.path, entry.path, lib.name, lib.soname)
+                filename = lib.soname
+            else:
+                if opt.verbose:
+                    self.plan.events.append(Header(b"\t%s -> %s\n" % (lib.soname, lib.name)))
+                filename = lib.name
+            if opt.build_cache:
+                self.plan.entries.append(CacheEntry(
+                    soname=lib.soname, path=entry.path + b"/" + filename, flags=lib.flag,
+                    osversion=lib.osversion if b.osversion else 0,
+                    legacy_hwcap=legacy_hwcap, hwcaps_name=entry.hwcaps_name,
+                    isa_level=lib.isa_level))
+
+    def _read_dir(self, d: Dir, entry: _Dir, reg: _Registry) -> list[_Lib]:
+        b, opt = self.b, self.opt
+        in_hwcaps = entry.hwcaps_name is not None
+        libs: dict[bytes, _Lib] = {}
+        order: list[bytes] = []
+        for name, dtype in d.entries():
+            if dtype not in (DT_UNKNOWN, DT_LNK, DT_REG, DT_DIR):
+                continue
+            if not is_dso_name(name, b) and (
+                    dtype == DT_REG or not (in_hwcaps or (
+                        b.legacy_hwcaps and self.legacy.is_hwcap_platform(name)))):
+                continue
+            if _is_temporary(name, b):
+                continue
+            file_name = entry.path + b"/" + name
+            try:
+                lst = d.lstat(name) if dtype in (DT_UNKNOWN, DT_DIR, DT_REG) else None
+            except RootError as exc:
+                self.msg(f"Cannot lstat {_s(file_name)}: {_strerror(exc)}")
+                continue
+            mode = lst.st_mode if lst is not None else stat.S_IFLNK
+            is_link = stat.S_ISLNK(mode)
+            ident = lst
+            if is_link:
+                try:
+                    ident = d.stat(name)
+                except RootError as exc:
+                    self.msg(f"Cannot stat {_s(file_name)}: {_strerror(exc)}", verbose=True)
+                    if opt.update_links and b".so." in name:
+                        self.plan.events.append(Removal(file_name))
+                    continue
+                is_dir = stat.S_ISDIR(ident.st_mode)
+            else:
+                is_dir = stat.S_ISDIR(mode)
+            if not in_hwcaps and is_dir and b.legacy_hwcaps and \
+                    self.legacy.is_hwcap_platform(name):
+                assert ident is not None
+                reg.add_single(_Dir(file_name, entry.origin, entry.line, entry.flag,
+                                    ident.st_dev, ident.st_ino), False)
+                continue
+            if not is_link and not stat.S_ISREG(mode):
+                continue
+            assert ident is not None
+            lib = self._probe(d, name, file_name, is_link, ident)
+            if lib is None:
+                continue
+            soname = lib.soname if lib.soname is not None else implicit_soname(name, b)
+            if is_link and name != soname:
+                if not (len(name) >= 3 and name.endswith(b".so") and soname.startswith(name)):
+                    is_link = False
+            if is_link:
+                soname = name
+            flag = lib.flags
+            if flag == FLAG_ELF and entry.flag in (FLAG_ELF_LIBC5, FLAG_ELF_LIBC6):
+                flag = entry.flag
+            if opt.verbose and entry.flag != FLAG_ANY:
+                for kind, word in ((FLAG_ELF_LIBC5, "libc5"), (FLAG_ELF_LIBC6, "libc6"),
+                                   (FLAG_LIBC4, "libc4")):
+                    if flag == kind and entry.flag != kind:
+                        self.msg(f"{word} library {_s(file_name)} in wrong directory")
+            rec = libs.get(soname)
+            if rec is None:
+                libs[soname] = _Lib(name, soname, flag, is_link, lib.isa_level, lib.osversion)
+                order.append(soname)
+                continue
+            if (not is_link and rec.is_link) or (
+                    is_link == rec.is_link and libcmp(rec.name, name, self.arch.char_signed) < 0):
+                if rec.flag != flag:
+                    if rec.flag == FLAG_ELF and flag in (FLAG_ELF_LIBC5, FLAG_ELF_LIBC6):
+                        rec.flag = flag
+                    elif rec.flag in (FLAG_ELF_LIBC5, FLAG_ELF_LIBC6) and flag == FLAG_ELF:
+                        rec.flag = flag
+                    else:
+                        self.msg(f"libraries {_s(rec.name)} and {_s(name)} in directory "
+                                 f"{_s(entry.path)} have same soname but different type.")
+                rec.name = name
+                rec.is_link = is_link
+                rec.isa_level = lib.isa_level
+        # New sonames were pushed at the head of ldconfig's list.
+        return [libs[s] for s in reversed(order)]
+
+    def _probe(self, d: Dir, name: bytes, file_name: bytes, is_link: bool,
+               ident: os.stat_result) -> Library | None:
+        if self.aux is not None:
+            hit = self.aux.lookup(ident)
+            if hit is not None:
+                self.plan.reused += 1
+                return hit
+        try:
+            fd = d.open(name)
+        except RootError as exc:
+            if exc.errno in (21, 22, 6, 19):  # a directory, FIFO or device behind the name
+                self.msg(f"Cannot mmap file {_s(file_name)}.\n")
+            elif not (is_link and b".so" in file_name):
+                self.msg(f"Input file {_s(file_name)} not found.\n")
+            return None
+        try:
+            st = os.fstat(fd)
+            result = process_file(fd, st.st_size, file_name, self.arch, self.b)
+        finally:
+            os.close(fd)
+        self.plan.probed += 1
+        if not isinstance(result, Library):
+            if result.message is not None and (self.opt.verbose or not result.verbose_only):
+                self.msg(result.message, result.verbose_only)
+            return None
+        if self.aux is not None and self.opt.build_cache:
+            self.aux.store(st, result)
+        return result
+
+    def _create_links(self, real_dir: bytes, path: bytes, libname: bytes,
+                      soname: bytes) -> None:
+        root = self.root
+        full_soname = path + b"/" + soname
+        full_libname = path + b"/" + libname
+        needed = remove = True
+        try:
+            st_so = root.stat(full_soname)
+        except RootError:
+            st_so = None
+        if st_so is not None:
+            try:
+                st_lib = root.stat(full_libname)
+            except RootError:
+                self.msg(f"Can't stat {_s(full_libname)}\n")
+                return
+            if (st_lib.st_dev, st_lib.st_ino) == (st_so.st_dev, st_so.st_ino):
+                needed = False
+            else:
+                try:
+                    lst = root.stat(full_soname, follow=False)
+                except RootError:
+                    lst = None
+                if lst is not None and not stat.S_ISLNK(lst.st_mode):
+                    self.msg(f"{_s(full_soname)} is not a symbolic link\n")
+                    needed = remove = False
+        else:
+            try:
+                lst = root.stat(full_soname, follow=False)
+                remove = stat.S_ISLNK(lst.st_mode)
+            except RootError:
+                remove = False
+        self.plan.events.append(LinkOp(path, soname, libname, needed, remove))
+
+
+class AuxLookup:
+    """Interface of the aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
+
+    def lookup(self, st: os.stat_result) -> Library | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def store(self, st: os.stat_result, lib: Library) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+# --- the whole run -------------------------------------------------------------------------
+
+def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
+         system_dirs: Iterable[bytes] = (), aux: AuxLookup | None = None) -> Plan:
+    """Scan ``root`` as its ldconfig would and return the plan (nothing is written)."""
+    result = Plan()
+    reg = _Registry(root, b, result, options.verbose)
+    for d in options.dirs:
+        reg.add_dir(d, b"<cmdline>", 0)
+    extra_hwcaps: tuple[tuple[int, str], ...] = ()
+    if not options.only_cmdline:
+        conf = parse_conf(root, options.conf, b)
+        for m in conf.messages:
+            if options.verbose or not m.verbose:
+                result.events.append(Message(m.text, m.verbose))
+        for cd in conf.dirs:
+            reg.add_dir(cd.path, cd.origin, cd.line,
+                        FLAG_ANY if cd.dir_type is None else cd.dir_type)
+        extra_hwcaps = tuple(getattr(conf, "hwcap_names", ()) or ())
+        for sd in system_dirs:
+            reg.add_dir(sd, b"<builtin>", 0)
+    legacy = legacy_hwcaps(arch.legacy_hwcap_family if hasattr(arch, "legacy_hwcap_family")
+                           else _family(arch), extra_hwcaps)
+    _Scanner(root, arch, b, options, result, legacy, aux).scan(reg)
+    return result
+
+
+def scan_directories(root: Root, arch: Arch, b: Behaviour, dirs: Iterable[ConfDir],
+                     options: Options = Options()) -> Plan:
+    """Scan exactly ``dirs`` (for tools that pick directories themselves)."""
+    result = Plan()
+    reg = _Registry(root, b, result, options.verbose)
+    for cd in dirs:
+        reg.add_dir(cd.path, cd.origin, cd.line)
+    _Scanner(root, arch, b, options, result, legacy_hwcaps(_family(arch)), None).scan(reg)
+    return result
+
+
+def _family(arch: Arch) -> str:
+    return "x86" if arch.name in ("x86_64", "i386", "x32") else arch.name
+
+
+# --- plan → Cache --------------------------------------------------------------------------
+
+def make_cache(p: Plan, arch: Arch, b: Behaviour, *, layout: str | None = None,
+               generator: bytes | None = None) -> Cache:
+    """The :class:`~ldcache.format.Cache` that glibc ``b``'s ``save_cache`` writes for plan
+    ``p``: entries sorted by ``compare``, glibc-hwcaps indices assigned to the used names."""
+    used = sorted({e.hwcaps_name for e in p.entries if e.hwcaps_name is not None})
+    index = {name: i for i, name in enumerate(used)}
+    signed = arch.char_signed
+
+    def key(item: tuple[int, CacheEntry]) -> tuple:
+        i, e = item
+        soname_key = tuple((-k, -v) for k, v in libcmp_key(e.soname, signed))
+        hw = e.hwcaps_name
+        bits = bin(e.legacy_hwcap).count("1")
+        return (soname_key, -e.flags, 0 if hw is not None else 1, hw or b"",
+                -bits, -e.legacy_hwcap, -e.osversion if b.osversion else 0, i)
+
+    ordered = [e for _, e in sorted(enumerate(p.entries), key=key)]
+    entries = []
+    for e in ordered:
+        if e.hwcaps_name is not None:
+            hwcap = HWCAP_EXTENSION | (e.isa_level << 32) | index[e.hwcaps_name]
+        else:
+            hwcap = e.legacy_hwcap
+        entries.append(Entry(e.soname, e.path, e.flags, e.osversion, hwcap,
+                             hwcaps_name=e.hwcaps_name))
+    return Cache(
+        entries=tuple(entries),
+        layout=layout or b.default_format,
+        byte_order=arch.byte_order,
+        generator=generator if b.extensions else None,
+        hwcaps=tuple(used),
+        string_table=b.string_table,
+        endian_flag=b.endian_flag,
+        extra_strings=tuple(dict.fromkeys(p.hwcaps_names)) if b.glibc_hwcaps else (),
+        old_offset_bias=0,
+    )
+
+
+def _s(value: bytes) -> str:
+    return os.fsdecode(value)
+
+
+def _strerror(exc: OSError) -> str:
+    return exc.strerror or os.strerror(exc.errno or 0)
