@@ -1,0 +1,1262 @@
+"""The only door into a container root.
+
+Every file-system operation ldcache performs under a root directory goes through :class:`Root`
+(or a :class:`Dir` it hands out).  A container root is attacker-controlled, so:
+
+* paths are always interpreted *inside* the root: ``/etc/x`` is ``ROOT/etc/x``, relative paths are
+  relative to the root's ``/``, ``..`` never climbs above it, an absolute symlink target restarts
+  at the root (like ``chroot(2)``), and at most 40 symlinks are expanded per lookup (ELOOP);
+* resolution is done by the kernel with ``openat2(2)`` and ``RESOLVE_IN_ROOT |
+  RESOLVE_NO_MAGICLINKS`` where it exists, otherwise by a component-by-component walk that only
+  ever opens one component (``O_PATH | O_NOFOLLOW``) relative to a directory fd it already holds,
+  interprets symlink text itself, and handles ``..`` by dropping a held fd (never by opening
+  ``..``).  ``/proc`` magic links (``/proc/self/root``, ``/proc/N/fd/M``…) are refused (ELOOP);
+* nothing is ever done with a host absolute path under the root: the final component is always
+  operated on relative to a directory fd that was resolved inside the root;
+* files are first opened ``O_PATH`` (which has no side effects), checked with ``fstat`` and only
+  then re-opened for reading through ``/proc/self/fd/N`` (the same inode, no race): FIFOs and
+  device nodes are never opened, nothing blocks;
+* writes never go through a symlink in the final component (the link itself is replaced or the
+  operation refused);
+* every failure is a :class:`~ldcache.errors.RootError` carrying ``errno`` and the host path.
+
+The semantics are those of glibc's ``chroot_canon`` (ldconfig spec §7.6) and of the kernel after
+``chroot(ROOT)``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import os
+import platform
+import re
+import secrets
+import stat
+from typing import Callable, List, Optional, Tuple, Union
+
+from .errors import RootError
+
+__all__ = [
+    "DT_UNKNOWN",
+    "DT_FIFO",
+    "DT_CHR",
+    "DT_DIR",
+    "DT_BLK",
+    "DT_REG",
+    "DT_LNK",
+    "DT_SOCK",
+    "MAXSYMLINKS",
+    "Root",
+    "Dir",
+    "openat2_available",
+]
+
+DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
+
+#: Symlink expansions allowed in one lookup (Linux ``MAXSYMLINKS``, glibc ``MIN_ELOOP_THRESHOLD``).
+MAXSYMLINKS = 40
+
+PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+Entry = Tuple[bytes, int]
+
+_O_PATH: int = getattr(os, "O_PATH", 0o10000000)
+_O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0o2000000)
+_O_NOFOLLOW: int = os.O_NOFOLLOW
+_O_DIRECTORY: int = os.O_DIRECTORY
+_O_NONBLOCK: int = os.O_NONBLOCK
+_O_NOCTTY: int = os.O_NOCTTY
+_O_WRITE_BITS: int = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_IN_ROOT = 0x10
+_RESOLVE = _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS
+
+_PROC_SUPER_MAGIC = 0x9FA0
+_OPENAT2_EAGAIN_RETRIES = 64
+_BAD_NAMES = frozenset((b"", b".", b".."))
+_TEMP_MARK = b".ldcache-"
+_TEMP_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_NAME_MAX = 255
+_TEMP_NAME_ROOM = _NAME_MAX - 1 - len(_TEMP_MARK) - 6  # '.' + NAME + mark + 6 random
+
+
+# --------------------------------------------------------------------------------------------
+# libc access: openat2 and fstatfs
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [
+        ("flags", ctypes.c_uint64),
+        ("mode", ctypes.c_uint64),
+        ("resolve", ctypes.c_uint64),
+    ]
+
+
+def _openat2_nr() -> int:
+    """openat2's number: 437 in the unified syscall table, shifted on the odd ABIs."""
+    machine = platform.machine()
+    if machine == "alpha":
+        return 547
+    if machine.startswith("mips"):
+        return 5437 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4437
+    return 437
+
+
+class _Libc:
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(None, use_errno=True)
+        self.syscall = lib.syscall
+        self.syscall.restype = ctypes.c_long
+        self.syscall.argtypes = [
+            ctypes.c_long,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+        ]
+        self.fstatfs = lib.fstatfs
+        self.fstatfs.restype = ctypes.c_int
+        self.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        self.nr_openat2 = _openat2_nr()
+
+
+_libc_cache: list[_Libc] = []
+
+
+def _libc() -> _Libc:
+    if not _libc_cache:
+        _libc_cache.append(_Libc())
+    return _libc_cache[0]
+
+
+def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0) -> int:
+    """``openat2(dirfd, path, {flags, mode, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS})``.
+
+    Raises OSError; EAGAIN (a concurrent rename or mount somewhere) is retried a few times.
+    """
+    lib = _libc()
+    how = _OpenHow(flags, mode, _RESOLVE)
+    tries = 0
+    while True:
+        fd: int = lib.syscall(lib.nr_openat2, dirfd, path, ctypes.addressof(how),
+                              ctypes.sizeof(how))
+        if fd >= 0:
+            return fd
+        err = ctypes.get_errno()
+        if err == errno.EINTR:
+            continue
+        if err == errno.EAGAIN and tries < _OPENAT2_EAGAIN_RETRIES:
+            tries += 1
+            continue
+        raise OSError(err, os.strerror(err))
+
+
+_openat2_probe: list[bool] = []
+
+
+def openat2_available() -> bool:
+    """Whether this kernel (and seccomp policy) lets us use openat2 with RESOLVE_IN_ROOT."""
+    if not _openat2_probe:
+        ok = False
+        try:
+            fd = os.open(b"/", _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                os.close(_openat2(fd, b".", _O_PATH | _O_CLOEXEC | _O_DIRECTORY))
+                ok = True
+            except (OSError, AttributeError):
+                ok = False
+            finally:
+                os.close(fd)
+        _openat2_probe.append(ok)
+    return _openat2_probe[0]
+
+
+def _fs_type(fd: int) -> int:
+    buf = ctypes.create_string_buffer(256)
+    if _libc().fstatfs(fd, buf) != 0:
+        return 0
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+
+
+#: Whether ``/proc/self/fd/N`` can be used to re-open an O_PATH fd.  None: not probed yet.
+#: (Tests set it to False to exercise the code that does without.)
+_proc_ok: Optional[bool] = None
+
+
+def _have_proc() -> bool:
+    global _proc_ok
+    if _proc_ok is None:
+        ok = False
+        try:
+            fd = os.open(b"/", _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
+            try:
+                a = os.fstat(fd)
+                b = os.stat(f"/proc/self/fd/{fd}")
+                ok = (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+            finally:
+                os.close(fd)
+        except OSError:
+            ok = False
+        _proc_ok = ok
+    return _proc_ok
+
+
+def _proc_fd(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _fsencode(path: PathArg) -> bytes:
+    return path if isinstance(path, bytes) else os.fsencode(path)
+
+
+def _mode_to_dt(mode: int) -> int:
+    fmt = stat.S_IFMT(mode)
+    if fmt == stat.S_IFREG:
+        return DT_REG
+    if fmt == stat.S_IFDIR:
+        return DT_DIR
+    if fmt == stat.S_IFLNK:
+        return DT_LNK
+    if fmt == stat.S_IFCHR:
+        return DT_CHR
+    if fmt == stat.S_IFBLK:
+        return DT_BLK
+    if fmt == stat.S_IFIFO:
+        return DT_FIFO
+    if fmt == stat.S_IFSOCK:
+        return DT_SOCK
+    return DT_UNKNOWN
+
+
+def _not_regular(mode: int) -> OSError:
+    """The error for opening something that is not a regular file for reading or writing."""
+    if stat.S_ISDIR(mode):
+        return OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+    if stat.S_ISLNK(mode):
+        return OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+    return OSError(errno.EINVAL, "Not a regular file")
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return a.st_dev == b.st_dev and a.st_ino == b.st_ino
+
+
+def _scan(fd: int) -> list[Entry]:
+    """(name, d_type) of a directory fd in raw readdir order, without '.' and '..'."""
+    out: list[Entry] = []
+    with os.scandir(fd) as it:
+        for entry in it:
+            try:
+                if entry.is_symlink():
+                    dt = DT_LNK
+                elif entry.is_dir(follow_symlinks=False):
+                    dt = DT_DIR
+                elif entry.is_file(follow_symlinks=False):
+                    dt = DT_REG
+                else:
+                    dt = _mode_to_dt(entry.stat(follow_symlinks=False).st_mode)
+            except OSError:
+                dt = DT_UNKNOWN
+            out.append((os.fsencode(entry.name), dt))
+    return out
+
+
+def _split(path: bytes) -> Tuple[bytes, bytes]:
+    """(parent, final name) of an in-root path; OSError(EINVAL) when there is no usable name."""
+    s = path.rstrip(b"/")
+    if not s:
+        raise OSError(errno.EINVAL if path else errno.ENOENT, os.strerror(
+            errno.EINVAL if path else errno.ENOENT))
+    i = s.rfind(b"/")
+    parent = b"." if i < 0 else (s[:i] or b"/")
+    name = s[i + 1:]
+    if name in _BAD_NAMES:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+    return parent, name
+
+
+def _temp_prefix(name: bytes) -> bytes:
+    return b"." + name[:_TEMP_NAME_ROOM] + _TEMP_MARK
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+# --------------------------------------------------------------------------------------------
+# glob(3) with flags 0, C locale
+
+
+_GLOB_NONE, _GLOB_BACKSLASH, _GLOB_BRACKET, _GLOB_SPECIAL = 0, 2, 4, 1
+
+
+def _pattern_type(pat: bytes) -> int:
+    """glibc ``__glob_pattern_type`` with quoting on."""
+    ret = _GLOB_NONE
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c in (0x3F, 0x2A):  # ? *
+            return _GLOB_SPECIAL
+        if c == 0x5C:  # backslash
+            if i + 1 < n:
+                i += 1
+            ret |= _GLOB_BACKSLASH
+        elif c == 0x5B:  # [
+            ret |= _GLOB_BRACKET
+        elif c == 0x5D and ret & _GLOB_BRACKET:  # ]
+            return _GLOB_SPECIAL
+        i += 1
+    return ret
+
+
+def _unescape(pat: bytes) -> bytes:
+    out = bytearray()
+    i, n = 0, len(pat)
+    while i < n:
+        if pat[i] == 0x5C and i + 1 < n:
+            i += 1
+        out.append(pat[i])
+        i += 1
+    return bytes(out)
+
+
+def _ctype_set(name: bytes) -> Optional[frozenset[int]]:
+    """Members of a POSIX character class in the C locale (None: unknown class)."""
+    r = range(256)
+    table: dict[bytes, Callable[[int], bool]] = {
+        b"alpha": lambda c: bytes([c]).isalpha() and c < 128,
+        b"digit": lambda c: 0x30 <= c <= 0x39,
+        b"alnum": lambda c: bytes([c]).isalnum() and c < 128,
+        b"upper": lambda c: 0x41 <= c <= 0x5A,
+        b"lower": lambda c: 0x61 <= c <= 0x7A,
+        b"space": lambda c: c in b" \t\n\v\f\r",
+        b"blank": lambda c: c in b" \t",
+        b"punct": lambda c: 0x21 <= c <= 0x7E and not bytes([c]).isalnum(),
+        b"print": lambda c: 0x20 <= c <= 0x7E,
+        b"graph": lambda c: 0x21 <= c <= 0x7E,
+        b"cntrl": lambda c: c < 0x20 or c == 0x7F,
+        b"xdigit": lambda c: c in b"0123456789abcdefABCDEF",
+    }
+    pred = table.get(name)
+    if pred is None:
+        return None
+    return frozenset(c for c in r if pred(c))
+
+
+_NEVER = b"(?!)"
+
+
+def _bracket(pat: bytes, i: int) -> Optional[Tuple[bytes, int]]:
+    """Translate the bracket expression starting after '[' at ``i``; None if unterminated."""
+    n = len(pat)
+    negate = False
+    if i < n and pat[i] in (0x21, 0x5E):  # ! ^
+        negate = True
+        i += 1
+    members: set[int] = set()
+    never = False
+    first = True
+    while True:
+        if i >= n:
+            return None
+        c = pat[i]
+        i += 1
+        if c == 0x5D and not first:  # ]
+            break
+        first = False
+        if c == 0x5C:  # backslash quotes the next byte
+            if i >= n:
+                return None
+            c = pat[i]
+            i += 1
+        elif c == 0x5B and i < n and pat[i] in (0x3A, 0x3D, 0x2E):  # [: [= [.
+            delim = pat[i]
+            end = pat.find(bytes([delim, 0x5D]), i + 1)
+            if end >= 0:
+                word = pat[i + 1:end]
+                i = end + 2
+                if delim == 0x3A:
+                    cls = _ctype_set(word)
+                    if cls is None:
+                        never = True
+                    else:
+                        members |= cls
+                    continue
+                if len(word) == 1:  # [=x=] and [.x.] of a single byte in the C locale
+                    c = word[0]
+                else:
+                    never = True
+                    continue
+        # a range?
+        if i + 1 < n and pat[i] == 0x2D and pat[i + 1] != 0x5D:  # '-' not followed by ']'
+            hi = pat[i + 1]
+            i += 2
+            if hi == 0x5C and i < n:
+                hi = pat[i]
+                i += 1
+            if c <= hi:
+                members.update(range(c, hi + 1))
+            continue
+        members.add(c)
+    if never:
+        return _NEVER, i
+    body = b"".join(b"\\x%02x" % m for m in sorted(members))
+    if negate:
+        return (b"[^" + body + b"]" if body else b"[\\x00-\\xff]"), i
+    return (b"[" + body + b"]" if body else _NEVER), i
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_fnmatch(pat: bytes) -> Callable[[bytes], bool]:
+    """fnmatch(pat, name, FNM_PERIOD) for one path component, C locale, quoting on."""
+    parts: list[bytes] = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        i += 1
+        if c == 0x2A:  # *
+            if not parts or parts[-1] != b".*":
+                parts.append(b".*")
+        elif c == 0x3F:  # ?
+            parts.append(b".")
+        elif c == 0x5C:  # backslash
+            if i >= n:  # "trailing \ loses"
+                return lambda name: False
+            parts.append(re.escape(pat[i:i + 1]))
+            i += 1
+        elif c == 0x5B:  # [
+            br = _bracket(pat, i)
+            if br is None:
+                parts.append(b"\\[")
+            else:
+                parts.append(br[0])
+                i = br[1]
+        else:
+            parts.append(re.escape(bytes([c])))
+    literal_dot = pat.startswith(b".") or pat.startswith(b"\\.")
+    regex = re.compile((b"" if literal_dot else b"(?!\\.)") + b"".join(parts), re.DOTALL)
+    match = regex.fullmatch
+    return lambda name: match(name) is not None
+
+
+def _glob_join(directory: Optional[bytes], name: bytes) -> bytes:
+    if directory is None:
+        return name
+    if directory == b"/":
+        return b"/" + name
+    return directory + b"/" + name
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class Root:
+    """A root directory; every path given to its methods is interpreted inside it.
+
+    ``use_openat2``: None picks openat2 when the kernel has it (unless the environment variable
+    ``LDCACHE_NO_OPENAT2`` is set to a non-empty value), False forces the component walk, True
+    requires openat2 (RootError(ENOSYS) without it).
+    """
+
+    path: bytes
+
+    def __init__(self, path: PathArg = "/", *, use_openat2: Optional[bool] = None) -> None:
+        self._fd = -1
+        raw = _fsencode(path)
+        norm = os.path.normpath(raw) if raw else raw
+        if norm.startswith(b"//"):
+            norm = b"/" + norm.lstrip(b"/")
+        self.path = norm
+        if not raw:
+            raise RootError(errno.ENOENT, os.strerror(errno.ENOENT), "")
+        if b"\0" in raw:
+            raise RootError(errno.EINVAL, "Embedded NUL in path", os.fsdecode(raw.replace(b"\0", b"")))
+        if use_openat2 is None:
+            use = openat2_available() and not os.environ.get("LDCACHE_NO_OPENAT2")
+        elif use_openat2:
+            if not openat2_available():
+                raise RootError(errno.ENOSYS, "openat2 is not available", os.fsdecode(raw))
+            use = True
+        else:
+            use = False
+        self._use_openat2 = use
+        self._procfs: dict[int, bool] = {}
+        try:
+            self._fd = os.open(raw, _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
+        except OSError as e:
+            err = e.errno or errno.EIO
+            raise RootError(err, os.strerror(err), os.fsdecode(norm)) from None
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def uses_openat2(self) -> bool:
+        """True when lookups are done by the kernel (openat2), False for the component walk."""
+        return self._use_openat2
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __enter__(self) -> Root:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "openat2" if self._use_openat2 else "walk"
+        return f"Root({os.fsdecode(self.path)!r}, {mode}{', closed' if self._fd < 0 else ''})"
+
+    def host_path(self, path: PathArg) -> bytes:
+        """ROOT + in-root path, for messages only (never used to reach a file)."""
+        p = _fsencode(path)
+        if not p.startswith(b"/"):
+            p = b"/" + p
+        if self.path == b"/":
+            return p
+        return self.path + p
+
+    def _error(self, err: int, path: bytes, message: Optional[str] = None) -> RootError:
+        return RootError(err, message or os.strerror(err), os.fsdecode(self.host_path(path)))
+
+    def _wrap(self, exc: OSError, path: bytes) -> RootError:
+        if isinstance(exc, RootError):
+            return exc
+        err = exc.errno or errno.EIO
+        message = exc.strerror if exc.strerror and exc.strerror != os.strerror(err) else None
+        return self._error(err, path, message)
+
+    def _arg(self, path: PathArg) -> bytes:
+        p = _fsencode(path)
+        if b"\0" in p:
+            raise self._error(errno.EINVAL, p.replace(b"\0", b"\\0"), "Embedded NUL in path")
+        return p
+
+    def _rootfd(self) -> int:
+        if self._fd < 0:
+            raise OSError(errno.EBADF, "Root is closed")
+        return self._fd
+
+    # ---- resolution -------------------------------------------------------------------------
+
+    def _is_magic(self, fd: int, st: os.stat_result, target: bytes) -> bool:
+        """A /proc magic link (what RESOLVE_NO_MAGICLINKS refuses), recognised for the walk.
+
+        procfs's ordinary symlinks (``self``, ``thread-self``, ``mounts``, ``net``) have relative
+        targets; magic links read back as absolute paths or ``type:[N]``.
+        """
+        if not (target.startswith(b"/") or b":" in target):
+            return False
+        known = self._procfs.get(st.st_dev)
+        if known is None:
+            known = _fs_type(fd) == _PROC_SUPER_MAGIC
+            self._procfs[st.st_dev] = known
+        return known
+
+    def _walk(self, path: bytes, follow: bool, allow_missing: bool = False
+              ) -> Tuple[int, List[bytes]]:
+        """Resolve ``path`` component by component inside the root.
+
+        Returns (an O_PATH fd of the object, its canonical components).  With ``allow_missing``
+        a missing *final* component gives fd -1 (chroot_canon semantics).  Raises OSError.
+        """
+        rootfd = self._rootfd()
+        if not path:
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+        stack: list[int] = []  # held O_PATH fds of the directories below the root
+        names: list[bytes] = []
+        pending = path.split(b"/")
+        pending.reverse()
+        links = 0
+        try:
+            while pending:
+                comp = pending.pop()
+                if not comp or comp == b".":
+                    continue
+                if comp == b"..":
+                    if stack:
+                        os.close(stack.pop())
+                        names.pop()
+                    continue
+                last = not pending
+                try:
+                    fd = os.open(comp, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC,
+                                 dir_fd=stack[-1] if stack else rootfd)
+                except FileNotFoundError:
+                    if last and allow_missing:
+                        names.append(comp)
+                        return -1, names
+                    raise
+                try:
+                    st = os.fstat(fd)
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(fd)
+                        names.append(comp)
+                        fd = -1
+                        continue
+                    if stat.S_ISLNK(st.st_mode) and (follow or not last):
+                        links += 1
+                        if links > MAXSYMLINKS:
+                            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+                        target = os.readlink(b"", dir_fd=fd)
+                        if not target:
+                            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+                        if self._is_magic(fd, st, target):
+                            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+                        if target.startswith(b"/"):
+                            while stack:
+                                os.close(stack.pop())
+                            names.clear()
+                        more = target.split(b"/")
+                        more.reverse()
+                        pending.extend(more)
+                        continue
+                    if not last:
+                        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+                    names.append(comp)
+                    result, fd = fd, -1
+                    return result, names
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+            if stack:
+                return stack.pop(), names
+            return os.dup(rootfd), names
+        finally:
+            for f in stack:
+                os.close(f)
+
+    def _opath(self, path: bytes, follow: bool = True, directory: bool = False) -> int:
+        """An O_PATH fd of ``path`` resolved in the root (OSError on failure)."""
+        if self._use_openat2:
+            flags = _O_PATH | _O_CLOEXEC
+            if not follow:
+                flags |= _O_NOFOLLOW
+            if directory:
+                flags |= _O_DIRECTORY
+            try:
+                return _openat2(self._rootfd(), path, flags)
+            except OSError as e:
+                if e.errno != errno.EAGAIN:
+                    raise
+                # persistent EAGAIN (renames racing with '..'): the walk is immune to that
+        fd, _ = self._walk(path, follow)
+        if directory:
+            try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            except OSError:
+                os.close(fd)
+                raise
+        return fd
+
+    def _parent(self, path: bytes) -> Tuple[int, bytes]:
+        """(O_PATH fd of the parent directory, final name) for operations on the name itself."""
+        parent, name = _split(path)
+        return self._opath(parent, True, directory=True), name
+
+    def _reopen(self, ofd: int, st: os.stat_result, flags: int,
+                fallback: Callable[[int], int]) -> int:
+        """Open the inode behind O_PATH fd ``ofd`` with ``flags`` (a regular file or directory).
+
+        Through /proc/self/fd when possible (the very same inode, no race).  Otherwise
+        ``fallback(flags)`` opens it by name again and the inode is compared.
+        """
+        if stat.S_ISDIR(st.st_mode):
+            return os.open(b".", flags | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
+        if _have_proc():
+            return os.open(_proc_fd(ofd), flags | _O_CLOEXEC | _O_NOCTTY)
+        fd = fallback(flags | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC | _O_NOCTTY)
+        try:
+            now = os.fstat(fd)
+            if not _same(now, st) or stat.S_IFMT(now.st_mode) != stat.S_IFMT(st.st_mode):
+                raise OSError(errno.EAGAIN, "File changed while being opened")
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+    def _reopen_by_path(self, path: bytes, follow: bool) -> Callable[[int], int]:
+        def reopen(flags: int) -> int:
+            parent, name = _split(self.resolve(path, follow=follow))
+            pfd = self._opath(parent, True, directory=True)
+            try:
+                return os.open(name, flags, dir_fd=pfd)
+            finally:
+                os.close(pfd)
+        return reopen
+
+    def _open_regular(self, path: bytes, follow: bool) -> int:
+        ofd = self._opath(path, follow)
+        try:
+            st = os.fstat(ofd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _not_regular(st.st_mode)
+            return self._reopen(ofd, st, os.O_RDONLY, self._reopen_by_path(path, follow))
+        finally:
+            os.close(ofd)
+
+    # ---- public: looking -------------------------------------------------------------------
+
+    def resolve(self, path: PathArg, *, follow: bool = True) -> bytes:
+        """Canonical absolute in-root path (chroot_canon, spec §7.6).
+
+        A missing final component is returned as is; a missing intermediate one is
+        RootError(ENOENT), a non-directory one ENOTDIR, more than 40 links ELOOP.
+        """
+        p = self._arg(path)
+        try:
+            fd, names = self._walk(p, follow, allow_missing=True)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+        if fd >= 0:
+            os.close(fd)
+        return b"/" + b"/".join(names)
+
+    def stat(self, path: PathArg, *, follow: bool = True) -> os.stat_result:
+        p = self._arg(path)
+        try:
+            fd = self._opath(p, follow)
+            try:
+                return os.fstat(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def exists(self, path: PathArg, *, follow: bool = True) -> bool:
+        try:
+            self.stat(path, follow=follow)
+        except RootError:
+            return False
+        return True
+
+    def readlink(self, path: PathArg) -> bytes:
+        p = self._arg(path)
+        try:
+            fd = self._opath(p, follow=False)
+            try:
+                if not stat.S_ISLNK(os.fstat(fd).st_mode):
+                    raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+                return os.readlink(b"", dir_fd=fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o644, *,
+             follow: bool = True) -> int:
+        """An fd (always O_CLOEXEC) of a regular file inside the root.
+
+        Read-only: symlinks are followed in-root (unless ``follow`` is False), anything but a
+        regular file is refused (EISDIR, ELOOP for an unfollowed link, EINVAL otherwise) without
+        being opened, so nothing blocks.  Writing (O_WRONLY/O_RDWR/O_CREAT/O_TRUNC/O_APPEND): the
+        final component is never followed (a symlink there gives ELOOP) and must be a regular
+        file or, with O_CREAT, missing.
+        """
+        p = self._arg(path)
+        try:
+            if flags & _O_WRITE_BITS:
+                return self._open_write(p, flags, mode)
+            return self._open_regular(p, follow)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def _open_write(self, path: bytes, flags: int, mode: int) -> int:
+        flags &= ~(_O_NOFOLLOW | _O_PATH | _O_DIRECTORY)
+        pfd, name = self._parent(path)
+        try:
+            for _ in range(16):
+                try:
+                    ofd = os.open(name, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=pfd)
+                except FileNotFoundError:
+                    if not flags & os.O_CREAT:
+                        raise
+                    try:
+                        return os.open(name, flags | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+                                       | _O_NOCTTY, mode, dir_fd=pfd)
+                    except FileExistsError:
+                        if flags & os.O_EXCL:
+                            raise
+                        continue  # appeared meanwhile: look again
+                try:
+                    if flags & os.O_CREAT and flags & os.O_EXCL:
+                        raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
+                    st = os.fstat(ofd)
+                    if not stat.S_ISREG(st.st_mode):
+                        raise _not_regular(st.st_mode)
+                    rflags = flags & ~(os.O_CREAT | os.O_EXCL)
+
+                    def by_name(fl: int, _pfd: int = pfd, _name: bytes = name) -> int:
+                        return os.open(_name, fl & ~os.O_TRUNC, dir_fd=_pfd)
+
+                    fd = self._reopen(ofd, st, rflags, by_name)
+                    if rflags & os.O_TRUNC and not _have_proc():
+                        os.ftruncate(fd, 0)
+                    return fd
+                finally:
+                    os.close(ofd)
+            raise OSError(errno.EAGAIN, "File keeps changing")
+        finally:
+            os.close(pfd)
+
+    def read_file(self, path: PathArg, *, max_bytes: int = 1 << 20) -> Optional[bytes]:
+        """The whole regular file; None if it does not exist (ENOENT); EFBIG past max_bytes."""
+        p = self._arg(path)
+        try:
+            fd = self.open(p)
+        except RootError as e:
+            if e.errno == errno.ENOENT:
+                return None
+            raise
+        try:
+            size = os.fstat(fd).st_size
+            if size > max_bytes:
+                raise self._error(errno.EFBIG, p)
+            chunks: list[bytes] = []
+            total = 0
+            want = min(size, max_bytes) + 1
+            while True:
+                chunk = os.read(fd, want)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_bytes:
+                    raise self._error(errno.EFBIG, p)
+                chunks.append(chunk)
+                want = min(1 << 16, max_bytes + 1 - total)
+            return b"".join(chunks)
+        except RootError:
+            raise
+        except OSError as e:
+            raise self._wrap(e, p) from None
+        finally:
+            os.close(fd)
+
+    def _dirfd(self, path: bytes) -> int:
+        """An O_RDONLY|O_DIRECTORY fd of ``path`` (followed in-root)."""
+        if self._use_openat2:
+            try:
+                return _openat2(self._rootfd(), path,
+                                os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC | _O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.EAGAIN:
+                    raise
+        ofd = self._opath(path, True, directory=True)
+        try:
+            return os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
+        finally:
+            os.close(ofd)
+
+    def listdir(self, path: PathArg) -> list[Entry]:
+        """(name, d_type) in raw readdir order, without '.' and '..'.
+
+        d_type is what the kernel reports; where it reports DT_UNKNOWN the type comes from lstat.
+        """
+        p = self._arg(path)
+        try:
+            fd = self._dirfd(p)
+            try:
+                return _scan(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def opendir(self, path: PathArg) -> Dir:
+        p = self._arg(path)
+        try:
+            ofd, names = self._walk(p, True)
+            try:
+                if not stat.S_ISDIR(os.fstat(ofd).st_mode):
+                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+                fd = os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
+            finally:
+                os.close(ofd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+        return Dir(self, fd, b"/" + b"/".join(names))
+
+    # ---- glob -------------------------------------------------------------------------------
+
+    def glob(self, pattern: PathArg) -> list[bytes]:
+        """glob(3) with flags 0, inside the root, results sorted bytewise (LC_COLLATE=C).
+
+        ``*``, ``?`` and ``[...]`` work in every component, a leading '.' is only matched
+        literally, backslash quotes, a pattern matching nothing gives [].  Results are spelled
+        with the pattern's own directory part, as glob(3) does.
+        """
+        p = self._arg(pattern)
+        if not p:
+            return []
+        return sorted(self._glob(p, only_dirs=False))
+
+    def _glob(self, pat: bytes, only_dirs: bool) -> list[bytes]:
+        if not pat.strip(b"/"):  # "/", "//"...
+            return [pat]
+        i = pat.rfind(b"/")
+        directory: Optional[bytes]
+        if i < 0:
+            directory, name_pat = None, pat
+        else:
+            directory, name_pat = (pat[:i] or b"/"), pat[i + 1:]
+        if not name_pat:  # "pattern/": directories only, spelled with the trailing slash
+            found = self._glob(pat[:i], only_dirs=True)
+            return [d + b"/" for d in found if self._glob_isdir(d)]
+        dirs: list[Optional[bytes]]
+        if directory is None:
+            dirs = [None]
+        elif _pattern_type(directory) == _GLOB_SPECIAL:
+            dirs = list(self._glob(directory, only_dirs=True))
+        else:
+            dirs = [_unescape(directory)]
+        out: list[bytes] = []
+        for d in dirs:
+            for name in self._glob_in_dir(name_pat, d, only_dirs):
+                out.append(_glob_join(d, name))
+        return out
+
+    def _glob_isdir(self, path: bytes) -> bool:
+        try:
+            return stat.S_ISDIR(self.stat(path).st_mode)
+        except RootError:
+            return False
+
+    def _glob_in_dir(self, name_pat: bytes, directory: Optional[bytes], only_dirs: bool
+                     ) -> list[bytes]:
+        where = b"/" if directory is None else directory
+        if _pattern_type(name_pat) == _GLOB_NONE:
+            # a literal name: it is there if lstat finds it (a dangling link counts)
+            return [name_pat] if self.exists(_glob_join(where, name_pat), follow=False) else []
+        try:
+            entries = self.listdir(where)
+        except RootError:
+            return []
+        match = _compile_fnmatch(name_pat)
+        cands: list[Entry] = [(b".", DT_DIR), (b"..", DT_DIR)]
+        cands.extend(entries)
+        return [name for name, dt in cands
+                if (not only_dirs or dt in (DT_DIR, DT_LNK, DT_UNKNOWN)) and match(name)]
+
+    # ---- public: changing -------------------------------------------------------------------
+
+    def mkdir(self, path: PathArg, mode: int = 0o755, *, exist_ok: bool = False) -> None:
+        p = self._arg(path)
+        try:
+            if not p.strip(b"/") and p:
+                if exist_ok:
+                    return
+                raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
+            pfd, name = self._parent(p)
+            try:
+                os.mkdir(name, mode, dir_fd=pfd)
+            except FileExistsError:
+                if not exist_ok or not self._isdir(p):
+                    raise
+            finally:
+                os.close(pfd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def _isdir(self, path: bytes) -> bool:
+        """Whether ``path`` is a directory (or an in-root link to one); False on any error."""
+        try:
+            fd = self._opath(path, True)
+        except OSError:
+            return False
+        try:
+            return stat.S_ISDIR(os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
+
+    def makedirs(self, path: PathArg, mode: int = 0o755) -> None:
+        """Create every missing component (like ``mkdir -p``), each inside the root."""
+        p = self._arg(path)
+        comps = p.split(b"/")
+        prefix = b"/" if p.startswith(b"/") else b""
+        for i, comp in enumerate(comps):
+            if comp in _BAD_NAMES:
+                continue
+            sub = prefix + b"/".join(c for c in comps[: i + 1] if c)
+            self.mkdir(sub, mode, exist_ok=True)
+
+    def symlink(self, target: PathArg, path: PathArg) -> None:
+        """Create ``path`` as a symlink whose text is ``target`` (stored verbatim)."""
+        p = self._arg(path)
+        t = self._arg(target)
+        try:
+            pfd, name = self._parent(p)
+            try:
+                os.symlink(t, name, dir_fd=pfd)
+            finally:
+                os.close(pfd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def unlink(self, path: PathArg) -> None:
+        """Remove a non-directory; a final symlink is removed itself, never followed."""
+        p = self._arg(path)
+        try:
+            pfd, name = self._parent(p)
+            try:
+                os.unlink(name, dir_fd=pfd)
+            finally:
+                os.close(pfd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def rename(self, src: PathArg, dst: PathArg) -> None:
+        s = self._arg(src)
+        d = self._arg(dst)
+        try:
+            sfd, sname = self._parent(s)
+        except OSError as e:
+            raise self._wrap(e, s) from None
+        try:
+            try:
+                dfd, dname = self._parent(d)
+            except OSError as e:
+                raise self._wrap(e, d) from None
+            try:
+                os.rename(sname, dname, src_dir_fd=sfd, dst_dir_fd=dfd)
+            except OSError as e:
+                raise self._wrap(e, s) from None
+            finally:
+                os.close(dfd)
+        finally:
+            os.close(sfd)
+
+    def chmod(self, path: PathArg, mode: int, *, follow: bool = False) -> None:
+        """chmod inside the root.  A symlink (with follow=False) is RootError(ELOOP)."""
+        p = self._arg(path)
+        try:
+            ofd = self._opath(p, follow)
+            try:
+                st = os.fstat(ofd)
+                if stat.S_ISLNK(st.st_mode):
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+                if _have_proc():
+                    os.chmod(_proc_fd(ofd), mode)
+                    return
+                if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                    raise OSError(errno.EOPNOTSUPP, "Cannot change the mode of a special file "
+                                  "without /proc")
+                fd = self._reopen(ofd, st, os.O_RDONLY, self._reopen_by_path(p, follow))
+                try:
+                    os.fchmod(fd, mode)
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(ofd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+    def write_atomic(self, path: PathArg, data: bytes, mode: int = 0o644) -> None:
+        """Replace ``path`` by a regular file holding ``data``, atomically.
+
+        A unique ``.NAME.ldcache-XXXXXX`` is created next to it (O_EXCL|O_NOFOLLOW, 0600),
+        written, given ``mode`` explicitly (umask does not apply), fsynced, and renamed over
+        ``path`` (a symlink there is replaced, never written through); then the directory is
+        fsynced.  On any failure the temporary file is removed and the old file is untouched.
+        """
+        p = self._arg(path)
+        try:
+            pfd, name = self._parent(p)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+        try:
+            try:
+                dfd = os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=pfd)
+            except OSError as e:
+                raise self._wrap(e, p) from None
+        finally:
+            os.close(pfd)
+        try:
+            prefix = _temp_prefix(name)
+            tmp = b""
+            fd = -1
+            for _ in range(100):
+                tmp = prefix + bytes(secrets.choice(_TEMP_ALPHABET) for _ in range(6))
+                try:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW
+                                 | _O_CLOEXEC | _O_NOCTTY, 0o600, dir_fd=dfd)
+                    break
+                except FileExistsError:
+                    continue
+                except OSError as e:
+                    raise self._wrap(e, p) from None
+            if fd < 0:
+                raise self._error(errno.EEXIST, p, "No unique temporary name")
+            try:
+                try:
+                    _write_all(fd, data)
+                    os.fchmod(fd, mode)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except BaseException as e:
+                try:
+                    os.unlink(tmp, dir_fd=dfd)
+                except OSError:
+                    pass
+                if isinstance(e, OSError):
+                    raise self._wrap(e, p) from None
+                raise
+            try:
+                os.fsync(dfd)
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.EROFS, errno.ENOTSUP):
+                    raise self._wrap(e, p) from None
+        finally:
+            os.close(dfd)
+
+    def remove_stale_temps(self, path: PathArg) -> int:
+        """Remove leftover ``write_atomic`` temporaries of ``path`` (after a crash); the count."""
+        p = self._arg(path)
+        try:
+            pfd, name = self._parent(p)
+            try:
+                dfd = os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=pfd)
+            finally:
+                os.close(pfd)
+            try:
+                prefix = _temp_prefix(name)
+                pattern = re.compile(re.escape(prefix) + b"[A-Za-z0-9]{6}")
+                count = 0
+                for entry, dt in _scan(dfd):
+                    if dt == DT_DIR or not pattern.fullmatch(entry):
+                        continue
+                    try:
+                        os.unlink(entry, dir_fd=dfd)
+                        count += 1
+                    except (FileNotFoundError, IsADirectoryError):
+                        pass
+                return count
+            finally:
+                os.close(dfd)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+
+
+class Dir:
+    """An open directory inside a root; fast per-entry operations by NAME (one component)."""
+
+    path: bytes
+    fd: int
+
+    def __init__(self, root: Root, fd: int, path: bytes) -> None:
+        self._root = root
+        self.fd = fd
+        self.path = path
+
+    def __enter__(self) -> Dir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Dir({os.fsdecode(self.path)!r} in {self._root!r})"
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def _child(self, name: bytes) -> bytes:
+        return (self.path if self.path != b"/" else b"") + b"/" + name
+
+    def _name(self, name: PathArg) -> bytes:
+        n = name if isinstance(name, bytes) else os.fsencode(name)
+        if b"/" in n or n in _BAD_NAMES or b"\0" in n:
+            raise self._root._error(errno.EINVAL, self._child(n.replace(b"\0", b"\\0")),
+                                    "Not a single path component")
+        if self.fd < 0:
+            raise self._root._error(errno.EBADF, self._child(n), "Directory is closed")
+        return n
+
+    def entries(self) -> list[Entry]:
+        """(name, d_type) in raw readdir order, like :meth:`Root.listdir`."""
+        try:
+            if self.fd < 0:
+                raise OSError(errno.EBADF, "Directory is closed")
+            return _scan(self.fd)
+        except OSError as e:
+            raise self._root._wrap(e, self.path) from None
+
+    def lstat(self, name: bytes) -> os.stat_result:
+        n = self._name(name)
+        try:
+            return os.stat(n, dir_fd=self.fd, follow_symlinks=False)
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
+
+    def stat(self, name: bytes) -> os.stat_result:
+        """stat following a symlink *inside the root* (by its full in-root path)."""
+        st = self.lstat(name)
+        if stat.S_ISLNK(st.st_mode):
+            return self._root.stat(self._child(self._name(name)))
+        return st
+
+    def open(self, name: bytes, *, follow: bool = True) -> int:
+        """Read-only fd of a regular file (symlinks followed in-root); never blocks, never opens
+        anything but a regular file."""
+        n = self._name(name)
+        try:
+            ofd = os.open(n, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=self.fd)
+            try:
+                st = os.fstat(ofd)
+                if stat.S_ISREG(st.st_mode):
+                    dfd = self.fd
+
+                    def by_name(flags: int) -> int:
+                        return os.open(n, flags, dir_fd=dfd)
+
+                    return self._root._reopen(ofd, st, os.O_RDONLY, by_name)
+                if stat.S_ISLNK(st.st_mode) and follow:
+                    return self._root.open(self._child(n))
+                raise _not_regular(st.st_mode)
+            finally:
+                os.close(ofd)
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
+
+    def readlink(self, name: bytes) -> bytes:
+        n = self._name(name)
+        try:
+            return os.readlink(n, dir_fd=self.fd)
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
+
+    def symlink(self, target: bytes, name: bytes) -> None:
+        n = self._name(name)
+        t = _fsencode(target)
+        try:
+            if b"\0" in t:
+                raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
+            os.symlink(t, n, dir_fd=self.fd)
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
+
+    def unlink(self, name: bytes) -> None:
+        n = self._name(name)
+        try:
+            os.unlink(n, dir_fd=self.fd)
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
