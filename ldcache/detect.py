@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .glibc import parse_version
 
-__all__ = ["GlibcInfo", "detect_glibc", "LIBC_CANDIDATES"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .arch import Arch
+    from .glibc import Behaviour
+    from .inroot import Root
+
+__all__ = ["GlibcInfo", "RootInfo", "detect_glibc", "detect_arch", "describe_root",
+           "LIBC_CANDIDATES"]
 
 #: Where a root keeps its libc: multiarch directories first, then lib64 and lib layouts.
 LIBC_CANDIDATES = (
@@ -77,3 +86,115 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
     finally:
         if own:
             r.close()
+
+
+# --- the whole picture: architecture, glibc behaviour, system directories --------------------
+
+@dataclass(frozen=True)
+class RootInfo:
+    """What ldcache found out about a root, and will behave as."""
+
+    arch: "Arch"
+    behaviour: "Behaviour"
+    glibc: GlibcInfo | None
+    #: "debian-multiarch" or "upstream".
+    layout: str
+    system_dirs: tuple[bytes, ...]
+    notices: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> bytes:
+        """Identifies the probe semantics (for the aux cache)."""
+        v = self.behaviour.version
+        return f"{self.arch.name} glibc-{v[0]}.{v[1]}".encode()
+
+
+def _arch_of_file(r: "Root", path: bytes) -> "Arch | None":
+    from .arch import arch_for_elf
+    from .elf import read_elf
+
+    try:
+        fd = r.open(path)
+    except OSError:
+        return None
+    try:
+        info = read_elf(fd, os.fstat(fd).st_size)
+    except Exception:  # noqa: BLE001 - any malformed file just does not tell
+        return None
+    finally:
+        os.close(fd)
+    return arch_for_elf(info.ei_class, info.ei_data, info.e_machine, info.e_flags)
+
+
+def detect_arch(r: "Root", libc_path: bytes | None = None) -> "Arch | None":
+    """The root's architecture: from its libc, else from its dynamic linker."""
+    from .arch import ARCHES
+
+    if libc_path is not None:
+        found = _arch_of_file(r, libc_path)
+        if found is not None:
+            return found
+    seen: set[bytes] = set()
+    for a in ARCHES.values():
+        for loader in a.dynamic_linkers:
+            path = os.fsencode(loader)
+            if path in seen:
+                continue
+            seen.add(path)
+            if r.exists(path):
+                found = _arch_of_file(r, path)
+                if found is not None:
+                    return found
+    return None
+
+
+def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = None,
+                  prog: str = "ldcache") -> RootInfo:
+    """Detect (or take from the overrides) the root's architecture, glibc and layout."""
+    from .arch import ARCHES, host_arch
+    from .conf import detect_layout, system_dirs
+    from .errors import LdcacheError
+    from .glibc import NEWEST, behaviour
+
+    notices: list[str] = []
+    g = detect_glibc(r)
+    if glibc is not None:
+        try:
+            b = behaviour(glibc, debian=g.debian if g else False)
+        except ValueError as exc:
+            raise LdcacheError(str(exc)) from None
+    elif g is not None:
+        b = behaviour(g.version, debian=g.debian)
+    else:
+        b = behaviour(NEWEST)
+        notices.append(f"no glibc found in {os.fsdecode(r.path)}; behaving as glibc "
+                       f"{NEWEST[0]}.{NEWEST[1]}")
+    if arch is not None:
+        if arch not in ARCHES:
+            raise LdcacheError(f"unknown architecture {arch!r} (known: "
+                               f"{', '.join(sorted(ARCHES))})")
+        a = ARCHES[arch]
+    else:
+        found = detect_arch(r, g.libc_path if g else None)
+        if found is None:
+            found = host_arch()
+            notices.append(f"architecture of {os.fsdecode(r.path)} not found; assuming "
+                           f"{found.name}")
+        a = found
+    triplet = _triplet_of(g.libc_path) if g else None
+    if triplet is None and a.multiarch:
+        triplet = os.fsencode(a.multiarch)
+    layout = detect_layout(r, triplet)
+    dirs = system_dirs(a.system_dirs_rule, os.fsencode(a.slibdir), os.fsencode(a.libdir), b,
+                       debian_multiarch=triplet if layout == "debian-multiarch" else None)
+    for n in notices:
+        sys.stderr.write(f"{prog}: {n}\n")
+    return RootInfo(a, b, g, layout, tuple(dirs), tuple(notices))
+
+
+def _triplet_of(libc_path: bytes) -> bytes | None:
+    parts = libc_path.split(b"/")
+    # /lib/<triplet>/libc.so.6 or /usr/lib/<triplet>/libc.so.6
+    if len(parts) >= 3 and parts[-3] == b"lib" and b"-linux-" in parts[-2]:
+        return parts[-2]
+    return None

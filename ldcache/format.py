@@ -140,14 +140,23 @@ def _struct_of(definition: c.Struct, little: bool) -> struct.Struct:
     return compiled
 
 
-_LAYOUT = {order: _Layout(order) for order in BYTE_ORDERS}
+class _Layouts(dict):  # type: ignore[type-arg]
+    """The definitions of each byte order, made on first use (start-up time matters)."""
 
-OLD_HEADER_SIZE = _LAYOUT["little"].old_header.sizeof()  # 16
-OLD_ENTRY_SIZE = _LAYOUT["little"].old_entry.sizeof()  # 12
-NEW_HEADER_SIZE = _LAYOUT["little"].new_header.sizeof()  # 48
-NEW_ENTRY_SIZE = _LAYOUT["little"].new_entry.sizeof()  # 24
-EXTENSION_HEADER_SIZE = _LAYOUT["little"].extension_header.sizeof()  # 8
-EXTENSION_SECTION_SIZE = _LAYOUT["little"].extension_section.sizeof()  # 16
+    def __missing__(self, order: str) -> _Layout:
+        value = self[order] = _Layout(order)
+        return value
+
+
+_LAYOUT: dict[str, _Layout] = _Layouts()
+
+_LE = _LAYOUT["little"]
+OLD_HEADER_SIZE = _LE.old_header.sizeof()  # 16
+OLD_ENTRY_SIZE = _LE.old_entry.sizeof()  # 12
+NEW_HEADER_SIZE = _LE.new_header.sizeof()  # 48
+NEW_ENTRY_SIZE = _LE.new_entry.sizeof()  # 24
+EXTENSION_HEADER_SIZE = _LE.extension_header.sizeof()  # 8
+EXTENSION_SECTION_SIZE = _LE.extension_section.sizeof()  # 16
 
 
 # --- The plain value ----------------------------------------------------------------------

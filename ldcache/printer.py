@@ -9,33 +9,11 @@ file although ldconfig stores them relative to the new header.
 
 from __future__ import annotations
 
+from .arch import arch_word
 from .format import RawCache, decode
 from .glibc import Behaviour, behaviour as _behaviour
 
 __all__ = ["listing", "arch_word", "type_word"]
-
-# ``-p`` words for ``flags & 0xff00`` (glibc ``sysdeps/generic/ldconfig.h``, ``print_entry``).
-_ARCH_WORDS = {
-    0x0000: "",
-    0x0100: ",64bit",  # sparc64
-    0x0200: ",IA-64",  # ia64, printed up to 2.38
-    0x0300: ",x86-64",
-    0x0400: ",64bit",  # s390x
-    0x0500: ",64bit",  # ppc64
-    0x0600: ",N32",
-    0x0700: ",64bit",  # mips n64
-    0x0800: ",x32",
-    0x0900: ",hard-float",
-    0x0A00: ",AArch64",
-    0x0B00: ",soft-float",  # arm EABI5 soft-float
-    0x0C00: ",nan2008",
-    0x0D00: ",N32,nan2008",
-    0x0E00: ",64bit,nan2008",
-    0x0F00: ",soft-float",  # riscv
-    0x1000: ",double-float",  # riscv
-    0x1100: ",soft-float",  # loongarch, 2.38+
-    0x1200: ",double-float",  # loongarch, 2.38+
-}
 
 _OS_NAMES = ("Linux", "Hurd", "Solaris", "FreeBSD", "kNetBSD", "Syllable", "Unknown OS")
 
@@ -44,23 +22,23 @@ def type_word(flags: int, b: Behaviour) -> str:
     return b.type_names.get(flags & 0xFF, b.unknown_type_name)
 
 
-def arch_word(flags: int, b: Behaviour) -> str:
-    """The architecture word ``ldconfig -p`` of glibc ``b`` prints for entry ``flags``."""
-    required = flags & 0xFF00
-    word = _ARCH_WORDS.get(required)
-    if required == 0x0200 and not b.ia64:
-        word = None
-    elif required in (0x1100, 0x1200) and not b.loongarch:
-        word = None
-    if word is None:
-        return f",{required}"
-    return word
+class _Notes:
+    """The ``(type,arch`` words per flags value, computed once per distinct value."""
+
+    def __init__(self, b: Behaviour) -> None:
+        self.b = b
+        self.cache: dict[int, bytes] = {}
+
+    def __call__(self, flags: int) -> bytes:
+        note = self.cache.get(flags)
+        if note is None:
+            note = self.cache[flags] = (
+                " (" + type_word(flags, self.b) + arch_word(flags, self.b)).encode()
+        return note
 
 
-def _entry_line(key: bytes, value: bytes, flags: int, b: Behaviour, hwcap: int = 0,
-                hwcap_name: bytes | None = None, osversion: int = 0) -> bytes:
-    note = type_word(flags, b) + arch_word(flags, b)
-    parts = [b"\t", key, b" (", note.encode()]
+def _extra(b: Behaviour, hwcap: int, hwcap_name: bytes | None, osversion: int) -> bytes:
+    parts = []
     if hwcap_name is not None:
         parts += [b', hwcap: "', hwcap_name, b'"']
     elif hwcap:
@@ -69,7 +47,6 @@ def _entry_line(key: bytes, value: bytes, flags: int, b: Behaviour, hwcap: int =
         os_name = _OS_NAMES[min(osversion >> 24, len(_OS_NAMES) - 1)]
         parts.append(f", OS ABI: {os_name} {(osversion >> 16) & 0xFF}."
                      f"{(osversion >> 8) & 0xFF}.{osversion & 0xFF}".encode())
-    parts += [b") => ", value, b"\n"]
     return b"".join(parts)
 
 
@@ -95,22 +72,30 @@ def _listing(raw: RawCache, path: bytes, b: Behaviour) -> bytes:
         assert raw.old_nlibs is not None
         out.append(b"%d libs found in cache `%s'\n" % (raw.old_nlibs, path))
         base = raw.old_base
+        notes = _Notes(b)
         for flags, key, value in raw.old_entries:
-            out.append(_entry_line(_cstring(data, base + key), _cstring(data, base + value),
-                                   flags, b))
+            out += (b"\t", _cstring(data, base + key), notes(flags), b") => ",
+                    _cstring(data, base + value), b"\n")
         return b"".join(out)
     base = raw.new_offset
     names = raw.hwcaps_offsets if b.glibc_hwcaps else None
     out.append(b"%d libs found in cache `%s'\n" % (len(raw.new_entries), path))
+    notes = _Notes(b)
+    find = data.find
     for flags, key, value, osversion, hwcap in raw.new_entries:
-        hwcap_name = None
-        if names is not None and (hwcap >> 32) & ~0x3FF == 0x40000000:
-            index = hwcap & 0xFFFFFFFF
-            if index < len(names) and names[index] < len(data):
-                # glibc reads the name from the start of the file.
-                hwcap_name = _cstring(data, names[index])
-        out.append(_entry_line(_cstring(data, base + key), _cstring(data, base + value), flags,
-                               b, hwcap, hwcap_name, osversion))
+        k = base + key
+        v = base + value
+        note = notes(flags)
+        if hwcap or osversion:
+            hwcap_name = None
+            if names is not None and (hwcap >> 32) & ~0x3FF == 0x40000000:
+                index = hwcap & 0xFFFFFFFF
+                if index < len(names) and names[index] < len(data):
+                    # glibc reads the name from the start of the file.
+                    hwcap_name = _cstring(data, names[index])
+            note += _extra(b, hwcap, hwcap_name, osversion)
+        # Offsets were checked by decode(): every string ends with a NUL in the file.
+        out += (b"\t", data[k:find(b"\0", k)], note, b") => ", data[v:find(b"\0", v)], b"\n")
     if b.extensions and raw.generator is not None:
         out.append(b"Cache generated by: " + raw.generator + b"\n")
     return b"".join(out)

@@ -485,11 +485,11 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
         for cd in conf.dirs:
             reg.add_dir(cd.path, cd.origin, cd.line,
                         FLAG_ANY if cd.dir_type is None else cd.dir_type)
-        extra_hwcaps = tuple(getattr(conf, "hwcap_names", ()) or ())
+        extra_hwcaps = tuple((bit, os.fsdecode(name))
+                             for bit, name in sorted(conf.hwcap_names.items()))
         for sd in system_dirs:
             reg.add_dir(sd, b"<builtin>", 0)
-    legacy = legacy_hwcaps(arch.legacy_hwcap_family if hasattr(arch, "legacy_hwcap_family")
-                           else _family(arch), extra_hwcaps)
+    legacy = legacy_hwcaps(arch.family, extra_hwcaps)
     _Scanner(root, arch, b, options, result, legacy, aux).scan(reg)
     return result
 
@@ -501,12 +501,8 @@ def scan_directories(root: Root, arch: Arch, b: Behaviour, dirs: Iterable[ConfDi
     reg = _Registry(root, b, result, options.verbose)
     for cd in dirs:
         reg.add_dir(cd.path, cd.origin, cd.line)
-    _Scanner(root, arch, b, options, result, legacy_hwcaps(_family(arch)), None).scan(reg)
+    _Scanner(root, arch, b, options, result, legacy_hwcaps(arch.family), None).scan(reg)
     return result
-
-
-def _family(arch: Arch) -> str:
-    return "x86" if arch.name in ("x86_64", "i386", "x32") else arch.name
 
 
 # --- plan → Cache --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import VECTORS, requires_root
+from common import VECTORS, requires_root
 from gcclib import install_library
 
 from ldcache.errors import CacheFormatError

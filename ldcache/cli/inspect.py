@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -101,6 +100,8 @@ def _out(data: bytes) -> None:
 def cmd_print(args: argparse.Namespace) -> int:
     data, name = read_cache_bytes(args.cache, args.root)
     if args.json:
+        import json
+
         cache = _parse(data, name) if data else Cache()
         _out(json.dumps(cache_json(cache, name), indent=2).encode() + b"\n")
         return 0
@@ -166,6 +167,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         "hwcaps": [_s(h) for h in cache.hwcaps],
     }
     if args.json:
+        import json
+
         _out(json.dumps(info, indent=2).encode() + b"\n")
         return 0
     labels = {

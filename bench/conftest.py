@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+from benchlib import FLOOR_CMD, RESULTS, wall  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ldconfig() -> str:
+    path = shutil.which("ldconfig")
+    if path is None:
+        pytest.skip("no ldconfig on this machine to compare with")
+    return path
+
+
+@pytest.fixture(scope="session")
+def floor() -> float:
+    """The same interpreter doing nothing but importing construct, whole process."""
+    return wall(FLOOR_CMD)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    if RESULTS:
+        terminalreporter.section("ldcache vs ldconfig (same run)")
+        for line in RESULTS:
+            terminalreporter.write_line(line)

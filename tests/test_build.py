@@ -1,0 +1,132 @@
+"""`ldcache build` against the machine's own glibc ldconfig: same cache bytes, same links."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from common import requires_root
+from synthroots import host_generator, image_root, tree
+
+from ldcache.format import parse
+
+LAYOUTS = ("new", "compat", "old")
+
+
+def run_ldcache(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "ldcache", *args], capture_output=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"ldcache {args} failed: {proc.stderr.decode()}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory) -> bytes:
+    import shutil
+    ldconfig = shutil.which("ldconfig")
+    if ldconfig is None:
+        pytest.skip("no ldconfig on this machine")
+    requires_root()
+    return host_generator(ldconfig)
+
+
+def twin_roots(tmp: Path) -> tuple[Path, Path]:
+    return image_root(tmp / "glibc"), image_root(tmp / "ldcache")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_image_root_bytes_and_links(tmp_path, ldconfig, generator, layout):
+    ours, theirs = twin_roots(tmp_path)
+    ref = subprocess.run([ldconfig, "-r", str(ours), "-c", layout], capture_output=True)
+    assert ref.returncode == 0, ref.stderr
+    got = run_ldcache("build", "-r", str(theirs), "-c", layout, "--generator",
+                      generator.decode())
+    expected = (ours / "etc/ld.so.cache").read_bytes()
+    actual = (theirs / "etc/ld.so.cache").read_bytes()
+    assert parse(actual).entries == parse(expected).entries
+    assert actual == expected
+    assert tree(theirs) == tree(ours)
+    assert oct((theirs / "etc/ld.so.cache").stat().st_mode & 0o777) == "0o644"
+    # The same warnings, each once.
+    ref_warnings = sorted(l.split(": ", 1)[1] for l in ref.stderr.decode().splitlines()
+                          if l.startswith("ldconfig: "))
+    our_warnings = sorted(l.split(": ", 1)[1] for l in got.stderr.decode().splitlines()
+                          if l.startswith("ldcache: "))
+    assert our_warnings == ref_warnings
+
+
+def test_default_layout_and_second_run(tmp_path, ldconfig, generator):
+    """Default layout; a second run over the links the first made changes nothing more."""
+    ours, theirs = twin_roots(tmp_path)
+    for _ in range(2):
+        subprocess.run([ldconfig, "-r", str(ours)], check=True, capture_output=True)
+        run_ldcache("build", "-r", str(theirs), "--generator", generator.decode())
+        assert (theirs / "etc/ld.so.cache").read_bytes() == \
+            (ours / "etc/ld.so.cache").read_bytes()
+        assert tree(theirs) == tree(ours)
+
+
+@pytest.mark.parametrize("flags", [["-X"], ["-N"], ["-n", "/opt/lib1", "/opt/lib2"],
+                                   ["-C", "/etc/other.cache"], ["-f", "/etc/ld.so.conf.d/a.conf"],
+                                   ["-X", "/opt/nested", "/opt/lib2link"]],
+                         ids=["X", "N", "n", "C", "f", "cmdline-dirs"])
+def test_options(tmp_path, ldconfig, generator, flags):
+    ours, theirs = twin_roots(tmp_path)
+    subprocess.run([ldconfig, "-r", str(ours), *flags], check=True, capture_output=True)
+    run_ldcache("build", "-r", str(theirs), "--generator", generator.decode(), *flags)
+    assert tree(theirs) == tree(ours)
+    for name in ("etc/ld.so.cache", "etc/other.cache"):
+        assert (theirs / name).exists() == (ours / name).exists()
+        if (ours / name).exists():
+            assert (theirs / name).read_bytes() == (ours / name).read_bytes()
+
+
+def test_verbose_output(tmp_path, ldconfig, generator):
+    ours, theirs = twin_roots(tmp_path)
+    ref = subprocess.run([ldconfig, "-r", str(ours), "-v"], capture_output=True, check=True)
+    got = run_ldcache("build", "-r", str(theirs), "-v", "--generator", generator.decode())
+    assert got.stdout.decode() == ref.stdout.decode()
+
+
+def test_manual_link(tmp_path, ldconfig, generator):
+    ours, theirs = twin_roots(tmp_path)
+    args = ["-l", "/opt/lib1/libver.so.1.2.0", "/opt/lib2/libreal.so.3"]
+    subprocess.run([ldconfig, "-r", str(ours), *args], check=True, capture_output=True)
+    run_ldcache("build", "-r", str(theirs), *args)
+    assert tree(theirs) == tree(ours)
+
+
+def test_ldconfig_personality(tmp_path, ldconfig, generator):
+    """Invoked as `ldconfig`, ldcache takes ldconfig's command line, -p included."""
+    ours, theirs = twin_roots(tmp_path)
+    subprocess.run([ldconfig, "-r", str(ours)], check=True, capture_output=True)
+    link = tmp_path / "bin/ldconfig"
+    link.parent.mkdir()
+    link.write_text(f"#!{sys.executable}\nimport sys\nsys.argv[0] = 'ldconfig'\n"
+                    "from ldcache.cli import main\nsys.exit(main())\n")
+    link.chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    subprocess.run([str(link), "-r", str(theirs), "--generator", generator.decode()],
+                   check=True, env=env)
+    assert (theirs / "etc/ld.so.cache").read_bytes() == (ours / "etc/ld.so.cache").read_bytes()
+    p_ref = subprocess.run([ldconfig, "-r", str(ours), "-p"], capture_output=True, check=True)
+    p_got = subprocess.run([str(link), "-r", str(theirs), "-p"], capture_output=True, env=env)
+    assert p_got.stdout == p_ref.stdout
+
+
+def test_aux_cache_same_output(tmp_path, generator):
+    """Warm (aux cache) and cold (-i) builds write the same bytes."""
+    root = image_root(tmp_path / "r")
+    run_ldcache("build", "-r", str(root), "--generator", generator.decode())
+    cold = (root / "etc/ld.so.cache").read_bytes()
+    assert (root / "var/cache/ldconfig/ldcache-aux").exists()
+    from ldcache.build import BuildOptions, run_build
+    result = run_build(BuildOptions(root=str(root), generator=generator))
+    assert result.cache_bytes == cold
+    assert result.plan is not None and result.plan.reused > 10 and result.plan.probed == 0
+    result = run_build(BuildOptions(root=str(root), generator=generator, ignore_aux=True))
+    assert result.cache_bytes == cold and result.plan is not None
+    assert result.plan.reused == 0
