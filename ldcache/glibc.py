@@ -60,6 +60,12 @@ class Behaviour:
     aarch64_ilp32_dirs: bool
     #: RISC-V system directories include ``lib32/ilp32d`` and ``lib32/ilp32`` (≥2.33).
     riscv_ilp32_dirs: bool
+    #: "%s is for unknown machine %d." only with ``-v`` (Debian patch
+    #: ``i386/unsubmitted-quiet-ldconfig.diff`` on the x86 ``readelflib.c``).
+    quiet_unknown_machine: bool = False
+    #: 2.37–2.38: a missing ``break`` lets ``PT_INTERP`` segments be parsed as
+    #: ``PT_GNU_PROPERTY`` notes (x86 ISA level).
+    interp_property_fallthrough: bool = False
 
     @property
     def type_names(self) -> dict[int, str]:
@@ -113,4 +119,6 @@ def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) 
         gdb_suffixes=("-gdb.gdb", "-gdb.py", "-gdb.scm") if v >= (2, 40) else ("-gdb.py",),
         aarch64_ilp32_dirs=v <= (2, 41),
         riscv_ilp32_dirs=v >= (2, 33),
+        quiet_unknown_machine=debian,
+        interp_property_fallthrough=(2, 37) <= v <= (2, 38),
     )
