@@ -80,7 +80,8 @@ class AuxCache:
     def save(self, root: object) -> None:
         """Write the results used in this run; silently give up on any failure, as ldconfig."""
         try:
-            root.makedirs(AUX_DIR, 0o700)  # type: ignore[attr-defined]
+            # Like ldconfig: create the last level only (not /var/cache itself).
+            root.mkdir(AUX_DIR, 0o700, exist_ok=True)  # type: ignore[attr-defined]
             root.write_atomic(AUX_PATH, self.encode(), 0o600)  # type: ignore[attr-defined]
         except (RootError, OSError):
             pass

@@ -185,8 +185,11 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
     if triplet is None and a.multiarch:
         triplet = os.fsencode(a.multiarch)
     layout = detect_layout(r, triplet)
-    dirs = system_dirs(a.system_dirs_rule, os.fsencode(a.slibdir), os.fsencode(a.libdir), b,
-                       debian_multiarch=triplet if layout == "debian-multiarch" else None)
+    if layout == "debian-multiarch":
+        # Debian builds SLIBDIR=/lib/<triplet>, LIBDIR=/usr/lib/<triplet>.
+        dirs = system_dirs(a.system_dirs_rule, b"", b"", b, debian_multiarch=triplet)
+    else:
+        dirs = system_dirs(a.system_dirs_rule, os.fsencode(a.slibdir), os.fsencode(a.libdir), b)
     for n in notices:
         sys.stderr.write(f"{prog}: {n}\n")
     return RootInfo(a, b, g, layout, tuple(dirs), tuple(notices))

@@ -494,6 +494,48 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
     return result
 
 
+def manual_link_plan(root: Root, arch: Arch, b: Behaviour, libraries: Iterable[bytes], *,
+                     verbose: bool = False) -> Plan:
+    """``ldconfig -l``: link each library file named to its soname (``manual_link``)."""
+    result = Plan()
+    scanner = _Scanner(root, arch, b, Options(verbose=verbose), result,
+                       legacy_hwcaps(arch.family), None)
+    for library in libraries:
+        path, sep, libname = library.rpartition(b"/")
+        if not sep:
+            path = b"."
+        elif not path:
+            path = b"/"
+        try:
+            lst = root.stat(library, follow=False)
+        except RootError as exc:
+            scanner.msg(f"Cannot lstat {_s(library)}: {_strerror(exc)}")
+            continue
+        if not stat.S_ISREG(lst.st_mode):
+            scanner.msg(f"Ignored file {_s(library)} since it is not a regular file.")
+            continue
+        lib = None
+        try:
+            fd = root.open(library, follow=False)
+        except RootError:
+            fd = -1
+        if fd >= 0:
+            try:
+                result_ = process_file(fd, os.fstat(fd).st_size, library, arch, b)
+            finally:
+                os.close(fd)
+            if isinstance(result_, Library):
+                lib = result_
+            elif result_.message is not None and (verbose or not result_.verbose_only):
+                scanner.msg(result_.message, result_.verbose_only)
+        if lib is None:
+            scanner.msg(f"No link created since soname could not be found for {_s(library)}")
+            continue
+        soname = lib.soname if lib.soname is not None else implicit_soname(libname, b)
+        scanner._create_links(path, path, libname, soname)
+    return result
+
+
 def scan_directories(root: Root, arch: Arch, b: Behaviour, dirs: Iterable[ConfDir],
                      options: Options = Options()) -> Plan:
     """Scan exactly ``dirs`` (for tools that pick directories themselves)."""
