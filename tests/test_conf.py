@@ -87,9 +87,13 @@ def make_root(base: Path, files: Mapping[str, Content], dirs: Iterable[str] = ()
 class Oracle:
     """What ``ldconfig -r ROOT -v -X -C /etc/c`` printed."""
 
-    def __init__(self, headers: list[tuple[bytes, bytes, int]], messages: list[str]) -> None:
+    def __init__(self, headers: list[tuple[bytes, bytes, int]], messages: list[str],
+                 stderr: list[str]) -> None:
         self.headers = headers
+        #: stderr lines that come from reading the configuration.
         self.messages = messages
+        #: All stderr lines, in order, without the program-name prefix.
+        self.stderr = stderr
 
 
 def run_ldconfig(ldconfig: str, root: Path, *, nofile: int | None = None,
@@ -116,17 +120,17 @@ def run_ldconfig(ldconfig: str, root: Path, *, nofile: int | None = None,
         assert m, line
         headers.append((m.group(1), m.group(2), int(m.group(3))))
     prefix = ldconfig + ": "
-    messages = []
+    messages, everything = [], []
     for err in os.fsdecode(proc.stderr).split("\n"):
         if not err:
             continue
         assert err.startswith(prefix) or err.startswith("(from "), err
         text = err[len(prefix):] if err.startswith(prefix) else err
+        everything.append(text)
         # Registration messages are the scanner's, not the configuration reader's.
-        if text.startswith(("Can't stat ", "Path `", "(from ")):
-            continue
-        messages.append(text)
-    return Oracle(headers, messages)
+        if not text.startswith(("Can't stat ", "Path `", "(from ")):
+            messages.append(text)
+    return Oracle(headers, messages, everything)
 
 
 def dedup(root: Root, dirs: Iterable[tuple[bytes, bytes, int]]) -> list[tuple[bytes, bytes, int]]:
@@ -275,6 +279,27 @@ def test_dir_types_and_hwcap_messages(ldconfig: str, tmp_path: Path) -> None:
     assert pos["/etc/ld.so.conf:7: hwcap directive ignored"] == 5
 
 
+def test_message_positions(ldconfig: str, tmp_path: Path) -> None:
+    """Messages interleave with the registration of directories ("Can't stat" for the
+    missing ones, on the same stream) exactly where ``position`` says."""
+    root = make_root(tmp_path, {
+        "/etc/ld.so.conf": ("/m1\n/m2=foo\n=bar\nhwcap 1 x\n/m3\ninclude /etc/b.conf\n"
+                            "/m4=libc6\n/m5=baz\n"),
+        "/etc/b.conf": "hwcap 2 y\n/m6\n",
+    })
+    requires_root()
+    oracle = run_ldconfig(ldconfig, root)
+    res = parse_conf(Root(str(root)), b"/etc/ld.so.conf", B236)
+    expected = []
+    slots: list[ConfDir | None] = [*res.dirs, None]
+    for i, d in enumerate(slots):
+        expected += [m.text for m in res.messages if m.position == i]
+        if d is not None:
+            expected.append(f"Can't stat {os.fsdecode(d.path)}: No such file or directory")
+    assert oracle.stderr[:len(expected)] == expected
+    assert len(expected) == 11
+
+
 def test_nul_bytes_and_unopenable(ldconfig: str, tmp_path: Path) -> None:
     root = make_root(tmp_path, {
         "/etc/ld.so.conf": (
@@ -317,6 +342,12 @@ def test_conf_file_option_relative(ldconfig: str, tmp_path: Path) -> None:
     res, oracle = check(ldconfig, root, conf="my.conf")
     assert oracle.headers[:3] == [(b"/d1", b"my.conf", 1), (b"/d2", b"sub/a.conf", 1),
                                   (b"/d3", b"sub/b.conf", 1)]
+    root2 = make_root(tmp_path / "2", {
+        "/etc/my.conf": "/d1\ninclude sub/*.conf\n",
+        "/etc/sub/a.conf": "/d2\n",
+    }, dirs=["/d1", "/d2"])
+    res, oracle = check(ldconfig, root2, conf="etc/./my.conf")
+    assert oracle.headers[:2] == [(b"/d1", b"etc/./my.conf", 1), (b"/d2", b"etc/./sub/a.conf", 1)]
 
 
 def test_system_dirs_debian_amd64(ldconfig: str, tmp_path: Path) -> None:
