@@ -99,7 +99,8 @@ def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) 
         raise ValueError(f"not a glibc version: {version!r}")
     return Behaviour(
         version=v,  # type: ignore[arg-type]
-        default_format="compat" if v <= (2, 31) else "new",
+        # Debian's 2.31 (bullseye) already defaults to the new layout (measured).
+        default_format="compat" if v <= (2, 31) and not debian else "new",
         string_table="concat" if v <= (2, 32) else "merged",
         # Debian backported the endianness flag byte to its 2.31 (bullseye).
         endian_flag=v >= (2, 33) or (debian and v >= (2, 31)),

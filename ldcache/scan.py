@@ -574,16 +574,22 @@ def make_cache(p: Plan, arch: Arch, b: Behaviour, *, layout: str | None = None,
             hwcap = e.legacy_hwcap
         entries.append(Entry(e.soname, e.path, e.flags, e.osversion, hwcap,
                              hwcaps_name=e.hwcaps_name))
+    layout = layout or b.default_format
+    bias = 0
+    if layout == "old" and b.old_format_pad_bug:
+        # glibc ≤ 2.32 adds the compat alignment pad to every old-only string offset.
+        table_end = 16 + 12 * sum(1 for e in entries if e.legacy_hwcap == 0)
+        bias = -table_end % arch.cache_align
     return Cache(
         entries=tuple(entries),
-        layout=layout or b.default_format,
+        layout=layout,
         byte_order=arch.byte_order,
         generator=generator if b.extensions else None,
         hwcaps=tuple(used),
         string_table=b.string_table,
         endian_flag=b.endian_flag,
         extra_strings=tuple(dict.fromkeys(p.hwcaps_names)) if b.glibc_hwcaps else (),
-        old_offset_bias=0,
+        old_offset_bias=bias,
     )
 
 
