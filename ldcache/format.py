@@ -392,6 +392,10 @@ def _decode_old(data: bytes) -> RawCache:
         # Old layout only: strings run to the end of the file.
         if base == len(data) and n:
             raise CacheFormatError("old entries but no string table", base)
+    if raw.new_offset is not None:
+        # Readers use the new table of a compat file and never look at the old entries
+        # (glibc 2.33-2.36 can write uninitialised offsets there).
+        return raw
     for i, (flags, key, value) in enumerate(raw.old_entries):
         where = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * i
         for off, what in ((key, "old key"), (value, "old value")):

@@ -21,10 +21,24 @@ LAYOUTS = ("new", "compat", "old")
 
 
 def _vectors() -> list[dict]:
+    """Every cache in vectors/ with the name of its `ldconfig -p` text."""
     index = VECTORS / "index.json"
     if not index.exists():
         return []
-    return json.loads(index.read_text())
+    files = json.loads(index.read_text())["files"]
+    texts = {f["cache_file"]: f["file"] for f in files if f["kind"] == "ldconfig-p"}
+    return [dict(f, text=texts.get(f["file"])) for f in files if f["kind"] == "cache"]
+
+
+#: Files whose bytes parse → build cannot reproduce, and why (also in the README).
+LOSSY = {
+    # glibc ≤ 2.32, old layout with legacy hwcap directories: the string table holds the
+    # strings of entries the old table leaves out; their flags and hwcap are not stored.
+    "bullseye-amd64-legacy-old.cache",
+    # glibc 2.33-2.36, compat layout with legacy hwcap directories: the writer indexes the
+    # old table wrongly and leaves offsets from uninitialised memory (spec §1.4.3).
+    "host-legacy-compat.cache",
+}
 
 
 def _vector_ids() -> list[str]:
@@ -141,6 +155,10 @@ def test_machine_cache_roundtrip_and_print(ldconfig):
 @pytest.mark.parametrize("vector", _vectors(), ids=_vector_ids())
 def test_vector_roundtrip(vector):
     data = (VECTORS / vector["file"]).read_bytes()
+    if not vector["reproducible"]:
+        pytest.skip("glibc wrote uninitialised memory into this file (see vectors/README.md)")
+    if vector["file"] in LOSSY:
+        pytest.xfail("old layout omits entries whose strings it keeps (see LOSSY)")
     cache = parse(data)
     assert cache.layout == vector["layout"]
     assert cache.byte_order == vector["byte_order"]
@@ -151,6 +169,7 @@ def test_vector_roundtrip(vector):
 @pytest.mark.parametrize("vector", _vectors(), ids=_vector_ids())
 def test_vector_print(vector):
     data = (VECTORS / vector["file"]).read_bytes()
+    assert vector["text"], "every cache vector has its ldconfig -p text"
     text_file = VECTORS / vector["text"]
     expected = text_file.read_bytes()
     path = expected.split(b"`", 1)[1].split(b"'\n", 1)[0] if b"`" in expected else b""
