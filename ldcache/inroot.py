@@ -123,6 +123,7 @@ class _Libc:
 
 
 _libc_cache: list[_Libc] = []
+assert ctypes.sizeof(_OpenHow) == 24
 
 
 def _libc() -> _Libc:
@@ -131,17 +132,24 @@ def _libc() -> _Libc:
     return _libc_cache[0]
 
 
+_how_cache: dict[Tuple[int, int], Tuple[_OpenHow, int]] = {}
+
+
 def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0) -> int:
     """``openat2(dirfd, path, {flags, mode, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS})``.
 
     Raises OSError; EAGAIN (a concurrent rename or mount somewhere) is retried a few times.
     """
     lib = _libc()
-    how = _OpenHow(flags, mode, _RESOLVE)
+    key = (flags, mode)
+    cached = _how_cache.get(key)
+    if cached is None:
+        how = _OpenHow(flags, mode, _RESOLVE)  # never changed once made: shareable by threads
+        cached = _how_cache[key] = (how, ctypes.addressof(how))
+    addr = cached[1]
     tries = 0
     while True:
-        fd: int = lib.syscall(lib.nr_openat2, dirfd, path, ctypes.addressof(how),
-                              ctypes.sizeof(how))
+        fd: int = lib.syscall(lib.nr_openat2, dirfd, path, addr, 24)
         if fd >= 0:
             return fd
         err = ctypes.get_errno()
@@ -494,6 +502,7 @@ class Root:
             use = False
         self._use_openat2 = use
         self._procfs: dict[int, bool] = {}
+        _have_proc()  # probe once, so that hot paths can read _proc_ok directly
         try:
             self._fd = os.open(raw, _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
         except OSError as e:
@@ -707,6 +716,8 @@ class Root:
             st = os.fstat(ofd)
             if not stat.S_ISREG(st.st_mode):
                 raise _not_regular(st.st_mode)
+            if _proc_ok:
+                return os.open("/proc/self/fd/%d" % ofd, os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
             return self._reopen(ofd, st, os.O_RDONLY, self._reopen_by_path(path, follow))
         finally:
             os.close(ofd)
@@ -985,15 +996,25 @@ class Root:
             os.close(fd)
 
     def makedirs(self, path: PathArg, mode: int = 0o755) -> None:
-        """Create every missing component (like ``mkdir -p``), each inside the root."""
+        """Create every missing component (like ``mkdir -p``), each inside the root.
+
+        Existing components may be directories or symlinks to directories (followed in-root).
+        """
         p = self._arg(path)
-        comps = p.split(b"/")
+        comps = [c for c in p.split(b"/") if c]
         prefix = b"/" if p.startswith(b"/") else b""
-        for i, comp in enumerate(comps):
-            if comp in _BAD_NAMES:
-                continue
-            sub = prefix + b"/".join(c for c in comps[: i + 1] if c)
-            self.mkdir(sub, mode, exist_ok=True)
+        todo = [i for i, c in enumerate(comps) if c not in _BAD_NAMES]
+        for i in todo:
+            sub = prefix + b"/".join(comps[: i + 1])
+            if i != todo[-1]:
+                try:
+                    self.mkdir(sub, mode)
+                except RootError as e:
+                    if e.errno != errno.EEXIST:
+                        raise
+                    # whatever is there: if it is no directory the next mkdir says ENOTDIR
+            else:
+                self.mkdir(sub, mode, exist_ok=True)
 
     def symlink(self, target: PathArg, path: PathArg) -> None:
         """Create ``path`` as a symlink whose text is ``target`` (stored verbatim)."""
@@ -1223,6 +1244,9 @@ class Dir:
             try:
                 st = os.fstat(ofd)
                 if stat.S_ISREG(st.st_mode):
+                    if _proc_ok:
+                        return os.open("/proc/self/fd/%d" % ofd,
+                                       os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
                     dfd = self.fd
 
                     def by_name(flags: int) -> int:
