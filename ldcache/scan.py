@@ -479,12 +479,20 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
     extra_hwcaps: tuple[tuple[int, str], ...] = ()
     if not options.only_cmdline:
         conf = parse_conf(root, options.conf, b)
-        for m in conf.messages:
-            if options.verbose or not m.verbose:
-                result.events.append(Message(m.text, m.verbose))
-        for cd in conf.dirs:
+        pending = sorted(conf.messages, key=lambda m: m.position)
+
+        def say(upto: int) -> None:
+            # Messages in the order ldconfig prints them among its own "Can't stat" lines.
+            while pending and pending[0].position <= upto:
+                m = pending.pop(0)
+                if options.verbose or not m.verbose:
+                    result.events.append(Message(m.text, m.verbose))
+
+        for i, cd in enumerate(conf.dirs):
+            say(i)
             reg.add_dir(cd.path, cd.origin, cd.line,
                         FLAG_ANY if cd.dir_type is None else cd.dir_type)
+        say(len(conf.dirs))
         extra_hwcaps = tuple((bit, os.fsdecode(name))
                              for bit, name in sorted(conf.hwcap_names.items()))
         for sd in system_dirs:
