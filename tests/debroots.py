@@ -65,6 +65,9 @@ __all__ = [
     "SYNTHETIC_SPEC",
     "synthetic_spec",
     "build_synthetic_root",
+    "VECTORS_DIR",
+    "vector_index",
+    "require_synthetic_root",
 ]
 
 ROOTS_DIR: Path = Path(os.environ.get("LDCACHE_ROOTS_DIR", "/var/tmp/ldcache-roots"))
@@ -509,8 +512,19 @@ def root_generator(root: Path, arch: str) -> Optional[bytes]:
 
 # ------------------------------------------------------------- synthetic roots
 
+#: The committed vectors (see vectors/README.md).
+VECTORS_DIR: Path = Path(__file__).resolve().parent.parent / "vectors"
+
 #: Declarative description of the small gcc-built roots behind the feature vectors.
-SYNTHETIC_SPEC: Path = Path(__file__).resolve().parent.parent / "vectors" / "synthetic-roots.json"
+SYNTHETIC_SPEC: Path = VECTORS_DIR / "synthetic-roots.json"
+
+
+def vector_index() -> List[Dict[str, Any]]:
+    """The per-file records of ``vectors/index.json`` (file, kind, suite, arch, glibc,
+    libc_bin_version, layout, requested_layout, byte_order, cache_path, generator,
+    size, entries, sha256, reproducible, root, ldconfig, notes, ...)."""
+    files: List[Dict[str, Any]] = json.loads((VECTORS_DIR / "index.json").read_text())["files"]
+    return files
 
 
 def synthetic_spec(name: str) -> Dict[str, Any]:
@@ -618,6 +632,18 @@ def require_root(suite: str, arch: str) -> Path:
     except RootUnavailable as exc:
         pytest.skip(f"Debian {suite}/{arch} root unavailable: {exc.reason}")
         raise  # unreachable; keeps type checkers happy
+
+
+def require_synthetic_root(name: str, dest: Path) -> Path:
+    """:func:`build_synthetic_root`, or ``pytest.skip`` when gcc (or the Debian base
+    root it starts from) is unavailable."""
+    import pytest
+
+    try:
+        return build_synthetic_root(name, dest)
+    except RootUnavailable as exc:
+        pytest.skip(f"synthetic root {name} unavailable: {exc.reason}")
+        raise
 
 
 def require_root_ldconfig(arch: str) -> None:
