@@ -117,7 +117,7 @@ TRIPLET: Dict[str, str] = {
     "s390x": "s390x-linux-gnu",
 }
 
-_DEBOOTSTRAP_TIMEOUT = 1800  # seconds; a minbase first stage takes 15-60 s
+_DEBOOTSTRAP_TIMEOUT = 600  # seconds; a minbase first stage takes 15-60 s
 _CLEAN_ENV: Dict[str, str] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 _NETWORK_HINTS = (
     "failed getting release file",
