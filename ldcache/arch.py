@@ -1,0 +1,496 @@
+"""Per-architecture facts of glibc's ``ldconfig`` ports on Linux: one table.
+
+Every fact ldcache needs about the machine an ``ld.so.cache`` is written for lives in
+:data:`ARCHES`, one frozen :class:`Arch` per ABI variant of a glibc port:
+
+* which ELF objects the port's ldconfig accepts and how it flags them
+  (``wrapper`` = the ``sysdeps/…/readelflib.c`` in use, spec §4.3);
+* what its dynamic loader accepts (``_DL_CACHE_DEFAULT_ID``,
+  ``_dl_cache_check_flags``; spec §4.2), see :func:`loader_flags`;
+* host properties that leak into the cache bytes: byte order, plain ``char``
+  signedness (``_dl_cache_libcmp``), ``__alignof__ (struct cache_file_new)``;
+* how ldconfig reads a file: ``sizeof (struct exec)`` and where its ``a_info`` is,
+  the minimum file size, the pointer width used for glibc's bounds checks;
+* the ≤2.36 libc4/libc5/ELF classification tables (``SYSDEP_KNOWN_INTERPRETER_NAMES``,
+  ``SYSDEP_KNOWN_LIBRARY_NAMES`` plus ``"/lib/" LD_SO``, ``LIBC_SO``, ``LIBM_SO``);
+* how to recognise a root of this ABI: dynamic-linker paths, Debian multiarch triplet,
+  upstream ``SLIBDIR``/``LIBDIR`` and the ``add_system_dir`` rule (spec §6.4).
+
+Sources: glibc ``sysdeps/unix/sysv/linux/*/{readelflib.c,dl-cache.h,ldconfig.h,
+shlib-versions,configure}``, ``sysdeps/x86*/``, ``elf/cache.c:print_entry`` (tags 2.31 …
+2.42), ``sysdeps/unix/sysv/linux/*/a.out.h``; psABIs for ``char`` signedness and
+``long long`` alignment.  Version-dependent decisions read :class:`~ldcache.glibc.Behaviour`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import struct
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .glibc import Behaviour
+
+__all__ = [
+    "Arch", "ARCHES", "FLAG_WORDS", "arch_word", "arch_for_elf", "host_arch", "loader_flags",
+    "FLAG_LIBC4", "FLAG_ELF", "FLAG_ELF_LIBC5", "FLAG_ELF_LIBC6", "FLAG_TYPE_MASK",
+    "FLAG_REQUIRED_MASK", "FLAG_SPARC_LIB64", "FLAG_IA64_LIB64", "FLAG_X8664_LIB64",
+    "FLAG_S390_LIB64", "FLAG_POWERPC_LIB64", "FLAG_MIPS64_LIBN32", "FLAG_MIPS64_LIBN64",
+    "FLAG_X8664_LIBX32", "FLAG_ARM_LIBHF", "FLAG_AARCH64_LIB64", "FLAG_ARM_LIBSF",
+    "FLAG_MIPS_LIB32_NAN2008", "FLAG_MIPS64_LIBN32_NAN2008", "FLAG_MIPS64_LIBN64_NAN2008",
+    "FLAG_RISCV_FLOAT_ABI_SOFT", "FLAG_RISCV_FLOAT_ABI_DOUBLE", "FLAG_LARCH_FLOAT_ABI_SOFT",
+    "FLAG_LARCH_FLOAT_ABI_DOUBLE",
+]
+
+# --- sysdeps/generic/ldconfig.h -------------------------------------------------------------
+FLAG_TYPE_MASK = 0x00FF
+FLAG_LIBC4 = 0x0000
+FLAG_ELF = 0x0001
+FLAG_ELF_LIBC5 = 0x0002
+FLAG_ELF_LIBC6 = 0x0003
+FLAG_REQUIRED_MASK = 0xFF00
+FLAG_SPARC_LIB64 = 0x0100
+FLAG_IA64_LIB64 = 0x0200
+FLAG_X8664_LIB64 = 0x0300
+FLAG_S390_LIB64 = 0x0400
+FLAG_POWERPC_LIB64 = 0x0500
+FLAG_MIPS64_LIBN32 = 0x0600
+FLAG_MIPS64_LIBN64 = 0x0700
+FLAG_X8664_LIBX32 = 0x0800
+FLAG_ARM_LIBHF = 0x0900
+FLAG_AARCH64_LIB64 = 0x0A00
+FLAG_ARM_LIBSF = 0x0B00
+FLAG_MIPS_LIB32_NAN2008 = 0x0C00
+FLAG_MIPS64_LIBN32_NAN2008 = 0x0D00
+FLAG_MIPS64_LIBN64_NAN2008 = 0x0E00
+FLAG_RISCV_FLOAT_ABI_SOFT = 0x0F00
+FLAG_RISCV_FLOAT_ABI_DOUBLE = 0x1000
+FLAG_LARCH_FLOAT_ABI_SOFT = 0x1100
+FLAG_LARCH_FLOAT_ABI_DOUBLE = 0x1200
+
+#: ``ldconfig -p`` words for ``flags & FLAG_REQUIRED_MASK`` (``elf/cache.c:print_entry``),
+#: for the newest glibc; :func:`arch_word` applies the version differences.
+FLAG_WORDS: dict[int, str] = {
+    FLAG_SPARC_LIB64: ",64bit",
+    FLAG_IA64_LIB64: ",IA-64",  # only up to 2.38
+    FLAG_X8664_LIB64: ",x86-64",
+    FLAG_S390_LIB64: ",64bit",
+    FLAG_POWERPC_LIB64: ",64bit",
+    FLAG_MIPS64_LIBN32: ",N32",
+    FLAG_MIPS64_LIBN64: ",64bit",
+    FLAG_X8664_LIBX32: ",x32",
+    FLAG_ARM_LIBHF: ",hard-float",
+    FLAG_AARCH64_LIB64: ",AArch64",
+    FLAG_ARM_LIBSF: ",soft-float",
+    FLAG_MIPS_LIB32_NAN2008: ",nan2008",
+    FLAG_MIPS64_LIBN32_NAN2008: ",N32,nan2008",
+    FLAG_MIPS64_LIBN64_NAN2008: ",64bit,nan2008",
+    FLAG_RISCV_FLOAT_ABI_SOFT: ",soft-float",
+    FLAG_RISCV_FLOAT_ABI_DOUBLE: ",double-float",
+    FLAG_LARCH_FLOAT_ABI_SOFT: ",soft-float",  # from 2.38
+    FLAG_LARCH_FLOAT_ABI_DOUBLE: ",double-float",  # from 2.38
+}
+
+
+def arch_word(flags: int, behaviour: Behaviour) -> str:
+    """The ``ldconfig -p`` architecture word of ``flags`` for glibc ``behaviour``.
+
+    ``",x86-64"`` etc.; ``""`` when ``flags & 0xff00`` is 0; ``",%d"`` of the masked value
+    for values that glibc version does not name (IA-64 from 2.39, LoongArch before 2.38).
+    """
+    required = flags & FLAG_REQUIRED_MASK
+    if required == 0:
+        return ""
+    word = FLAG_WORDS.get(required)
+    if word is None or (required == FLAG_IA64_LIB64 and not behaviour.ia64) or (
+            required in (FLAG_LARCH_FLOAT_ABI_SOFT, FLAG_LARCH_FLOAT_ABI_DOUBLE)
+            and not behaviour.loongarch):
+        return f",{required}"
+    return word
+
+
+# --- ELF constants used by the table ----------------------------------------------------------
+EM_SPARC = 2
+EM_386 = 3
+EM_68K = 4
+EM_MIPS = 8
+EM_PARISC = 15
+EM_SPARC32PLUS = 18
+EM_PPC = 20
+EM_PPC64 = 21
+EM_S390 = 22
+EM_ARM = 40
+EM_SH = 42
+EM_SPARCV9 = 43
+EM_IA_64 = 50
+EM_X86_64 = 62
+EM_OPENRISC = 92
+EM_ALTERA_NIOS2 = 113
+EM_AARCH64 = 183
+EM_MICROBLAZE = 189
+EM_ARCV2 = 195
+EM_RISCV = 243
+EM_CSKY = 252
+EM_LOONGARCH = 258
+EM_ALPHA = 0x9026
+
+ELFCLASS32 = 1
+ELFCLASS64 = 2
+ELFDATA2LSB = 1
+ELFDATA2MSB = 2
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One ABI variant of a glibc Linux port, as its ``ldconfig`` and ``ld.so`` see files."""
+
+    #: Short key in :data:`ARCHES` (``"x86_64"``, ``"armhf"``, ``"mips64el"``, …).
+    name: str
+    #: Port family (``"x86"``, ``"arm"``, ``"aarch64"``, ``"mips"``, …); also the key of the
+    #: legacy (≤2.36) hwcap name tables.
+    family: str
+    #: ELF ``e_machine`` of the port's own objects.
+    e_machine: int
+    #: ELF class of the port (32 or 64) — also ldconfig's pointer and ``ElfW`` width.
+    elf_class: int
+    #: ``"little"`` or ``"big"``: the byte order ldconfig reads files and writes caches in.
+    byte_order: str
+    #: ``_DL_CACHE_DEFAULT_ID``: the flags of the port's own libraries.
+    default_flags: int
+    #: Flags ``_dl_cache_check_flags`` accepts (spec §4.2).
+    accepted_flags: frozenset[int]
+    #: Plain ``char`` is signed (``_dl_cache_libcmp`` on bytes ≥ 0x80).
+    char_signed: bool
+    #: ``__alignof__ (struct cache_file_new)`` = alignment of ``uint64_t`` in a struct.
+    cache_align: int
+    #: Which ``readelflib.c`` wrapper the port's ldconfig uses: ``"x86"``, ``"arm"`` (arm and
+    #: aarch64), ``"powerpc"``, ``"s390"``, ``"sparc"``, ``"mips"``, ``"riscv"``,
+    #: ``"loongarch"`` (from 2.38; generic before), ``"ia64"`` (≤2.38) or ``"generic"``.
+    wrapper: str
+    #: Dynamic-linker paths (``PT_INTERP`` of the port's executables).
+    dynamic_linkers: tuple[str, ...]
+    #: Upstream ``--prefix=/usr`` defaults.
+    slibdir: str
+    libdir: str
+    #: ``add_system_dir`` rule (spec §6.4): ``"x86_64"``, ``"aarch64"``, ``"sparc-like"``,
+    #: ``"mips"``, ``"riscv"``, ``"loongarch"`` or ``"plain"``.
+    system_dirs_rule: str
+    #: ≤2.36 ``interpreters[]`` of ``elf/readlib.c``: ``"/lib/" LD_SO`` then
+    #: ``SYSDEP_KNOWN_INTERPRETER_NAMES``, each with the flag it implies.
+    known_interpreters: tuple[tuple[bytes, int], ...]
+    #: ≤2.36 ``known_libs[]``: ``LIBC_SO``, ``LIBM_SO``, then ``SYSDEP_KNOWN_LIBRARY_NAMES``.
+    known_libraries: tuple[tuple[bytes, int], ...]
+    #: Debian multiarch triplet, or None where Debian has no such architecture.
+    multiarch: str | None = None
+    #: ``(e_flags & mask) == value`` selects this variant among same-machine ports.
+    eflags_mask: int = 0
+    eflags_value: int = 0
+    #: Other ``e_machine`` values of the port's own objects (sparc: ``EM_SPARC32PLUS``).
+    alt_machines: tuple[int, ...] = ()
+    #: ``struct exec`` (``a.out.h``): offset and size of ``a_info`` whose low 16 bits (host
+    #: order) are ``N_MAGIC``, and ``sizeof (struct exec)``.
+    aout_info_offset: int = 0
+    aout_info_size: int = 0
+    aout_exec_size: int = 0
+    #: The x86 ``readelflib.c`` of the i386 build also accepts 64-bit ``EM_IA_64`` (≤2.38).
+    x86_accepts_ia64: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.aout_info_size:
+            object.__setattr__(self, "aout_info_size", self.elf_class // 8)
+        if not self.aout_exec_size:
+            object.__setattr__(self, "aout_exec_size", 40 if self.elf_class == 64 else 32)
+
+    @property
+    def ei_class(self) -> int:
+        """``ELFCLASS32`` (1) or ``ELFCLASS64`` (2)."""
+        return ELFCLASS64 if self.elf_class == 64 else ELFCLASS32
+
+    @property
+    def ei_data(self) -> int:
+        """``ELFDATA2LSB`` (1) or ``ELFDATA2MSB`` (2)."""
+        return ELFDATA2LSB if self.byte_order == "little" else ELFDATA2MSB
+
+    @property
+    def struct_order(self) -> str:
+        """``"<"`` or ``">"`` for :mod:`struct`."""
+        return "<" if self.byte_order == "little" else ">"
+
+    @property
+    def min_file_size(self) -> int:
+        """``MAX (sizeof (struct exec), sizeof (ElfW(Ehdr)))``: smaller files are not read."""
+        return max(self.aout_exec_size, 64 if self.elf_class == 64 else 52)
+
+    @property
+    def reads_isa_level(self) -> bool:
+        """``read_gnu_property`` records the x86 ISA level (x86 ports only, ≥2.33)."""
+        return self.wrapper == "x86"
+
+    @property
+    def legacy_hwcap_family(self) -> str:
+        return self.family
+
+
+def _names(*items: tuple[str, int]) -> tuple[tuple[bytes, int], ...]:
+    return tuple((n.encode(), f) for n, f in items)
+
+
+L6 = FLAG_ELF_LIBC6
+L5 = FLAG_ELF_LIBC5
+_LIBC6_LIBS = _names(("libc.so.6", L6), ("libm.so.6", L6))
+# LIBC_SO/LIBM_SO plus a SYSDEP list repeating them (most ports with an ldconfig.h).
+_LIBC6_LIBS_TWICE = _LIBC6_LIBS + _LIBC6_LIBS
+_I386_LIBS = _LIBC6_LIBS + _names(("libc.so.5", L5), ("libm.so.5", L5))
+_X86_INTERPS = _names(("/lib/ld-linux.so.2", L6), ("/libx32/ld-linux-x32.so.2", L6),
+                      ("/lib64/ld-linux-x86-64.so.2", L6))
+_AARCH64_INTERPS = _names(
+    ("/lib/ld-linux-aarch64.so.1", L6), ("/lib/ld-linux-aarch64_be.so.1", L6),
+    ("/lib/ld-linux-aarch64_ilp32.so.1", L6), ("/lib/ld-linux-aarch64_be_ilp32.so.1", L6),
+    ("/lib/ld-linux.so.3", L6), ("/lib/ld-linux-armhf.so.3", L6))
+_ARM_INTERPS = _names(("/lib/ld-linux.so.3", L6), ("/lib/ld-linux-armhf.so.3", L6))
+_PPC_INTERPS = _names(("/lib/ld.so.1", L6), ("/lib64/ld64.so.1", L6), ("/lib64/ld64.so.2", L6))
+_S390_INTERPS = _names(("/lib/ld.so.1", L6), ("/lib/ld64.so.1", L6))
+_MIPS64_INTERPS = _names(("/lib32/ld.so.1", L6), ("/lib64/ld.so.1", L6))
+
+_ANY6 = frozenset({FLAG_ELF, FLAG_ELF_LIBC6})  # generic _dl_cache_check_flags
+
+
+def _lib(ld_so: str) -> tuple[tuple[bytes, int], ...]:
+    return _names(("/lib/" + ld_so, L6))
+
+
+def _build() -> dict[str, Arch]:
+    arches: list[Arch] = []
+    add = arches.append
+
+    # x86 (sysdeps/x86/readelflib.c; ≤2.37 sysdeps/unix/sysv/linux/x86/readelflib.c)
+    add(Arch("x86_64", "x86", EM_X86_64, 64, "little", 0x303, frozenset({0x303}), True, 8, "x86",
+             ("/lib64/ld-linux-x86-64.so.2",), "/lib64", "/usr/lib64",
+             "x86_64", _lib("ld-linux-x86-64.so.2") + _X86_INTERPS, _LIBC6_LIBS_TWICE,
+             "x86_64-linux-gnu"))
+    add(Arch("x32", "x86", EM_X86_64, 32, "little", 0x803, frozenset({0x803}), True, 8, "x86",
+             ("/libx32/ld-linux-x32.so.2",), "/libx32", "/usr/libx32", "x86_64",
+             _lib("ld-linux-x32.so.2") + _X86_INTERPS, _LIBC6_LIBS_TWICE,
+             "x86_64-linux-gnux32"))
+    add(Arch("i386", "x86", EM_386, 32, "little", 3, _ANY6, True, 4, "x86",
+             ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "plain",
+             _lib("ld-linux.so.2") + _names(("/lib/ld-linux.so.1", L5)), _I386_LIBS,
+             "i386-linux-gnu", x86_accepts_ia64=True))
+
+    # arm / aarch64 (sysdeps/unix/sysv/linux/arm/readelflib.c, included by aarch64)
+    for name, order, ld, triplet in (("aarch64", "little", "ld-linux-aarch64.so.1",
+                                      "aarch64-linux-gnu"),
+                                     ("aarch64_be", "big", "ld-linux-aarch64_be.so.1", None)):
+        add(Arch(name, "aarch64", EM_AARCH64, 64, order, 0xA03, frozenset({0xA03}), False, 8,
+                 "arm", ("/lib/" + ld,), "/lib64", "/usr/lib64", "aarch64",
+                 _lib(ld) + _AARCH64_INTERPS, _LIBC6_LIBS_TWICE, triplet))
+    for name, order, hard, triplet in (("armhf", "little", True, "arm-linux-gnueabihf"),
+                                       ("armel", "little", False, "arm-linux-gnueabi"),
+                                       ("armhfeb", "big", True, None),
+                                       ("armeb", "big", False, None)):
+        ld = "ld-linux-armhf.so.3" if hard else "ld-linux.so.3"
+        ok = 0x903 if hard else 0xB03
+        add(Arch(name, "arm", EM_ARM, 32, order, 3, frozenset({ok, 3}), False, 8, "arm",
+                 ("/lib/" + ld,), "/lib", "/usr/lib", "plain", _lib(ld) + _ARM_INTERPS,
+                 _LIBC6_LIBS_TWICE, triplet, eflags_mask=0x400,
+                 eflags_value=0x400 if hard else 0))
+
+    # powerpc (…/powerpc/readelflib.c; dl-cache.h includes sparc's add_system_dir)
+    add(Arch("powerpc", "powerpc", EM_PPC, 32, "big", 3, _ANY6, False, 8, "powerpc",
+             ("/lib/ld.so.1",), "/lib", "/usr/lib", "sparc-like", _lib("ld.so.1") + _PPC_INTERPS,
+             _LIBC6_LIBS_TWICE, "powerpc-linux-gnu"))
+    add(Arch("ppc64", "powerpc", EM_PPC64, 64, "big", 0x503, frozenset({0x503}), False, 8,
+             "powerpc", ("/lib64/ld64.so.1",), "/lib64", "/usr/lib64", "sparc-like",
+             _lib("ld64.so.1") + _PPC_INTERPS, _LIBC6_LIBS_TWICE, "powerpc64-linux-gnu"))
+    add(Arch("ppc64le", "powerpc", EM_PPC64, 64, "little", 0x503, frozenset({0x503}), False, 8,
+             "powerpc", ("/lib64/ld64.so.2",), "/lib64", "/usr/lib64", "sparc-like",
+             _lib("ld64.so.2") + _PPC_INTERPS, _LIBC6_LIBS_TWICE, "powerpc64le-linux-gnu"))
+
+    # s390
+    add(Arch("s390", "s390", EM_S390, 32, "big", 3, _ANY6, False, 8, "s390",
+             ("/lib/ld.so.1",), "/lib", "/usr/lib", "sparc-like", _lib("ld.so.1") + _S390_INTERPS,
+             _LIBC6_LIBS_TWICE, "s390-linux-gnu"))
+    add(Arch("s390x", "s390", EM_S390, 64, "big", 0x403, frozenset({0x403}), False, 8, "s390",
+             ("/lib/ld64.so.1",), "/lib64", "/usr/lib64", "sparc-like",
+             _lib("ld64.so.1") + _S390_INTERPS, _LIBC6_LIBS_TWICE, "s390x-linux-gnu"))
+
+    # mips: o32 / n32 / n64, legacy NaN / NaN2008, both byte orders
+    for nan2008 in (False, True):
+        ld = "ld-linux-mipsn8.so.1" if nan2008 else "ld.so.1"
+        sfx = "_nan2008" if nan2008 else ""
+        for order, el in (("big", ""), ("little", "el")):
+            r6 = "isa32r6" if nan2008 else ""
+            r6_64 = "isa64r6" if nan2008 else "64"
+            o32_id = 0xC03 if nan2008 else 3
+            add(Arch(f"mips{el}{sfx}", "mips", EM_MIPS, 32, order, o32_id,
+                     frozenset({0xC03}) if nan2008 else _ANY6, True, 8, "mips",
+                     ("/lib/" + ld,), "/lib", "/usr/lib", "mips", _lib(ld), _LIBC6_LIBS,
+                     f"mips{r6}{el}-linux-gnu", eflags_mask=0x420,
+                     eflags_value=0x400 if nan2008 else 0))
+            n32_id = 0xD03 if nan2008 else 0x603
+            add(Arch(f"mipsn32{el}{sfx}", "mips", EM_MIPS, 32, order, n32_id,
+                     frozenset({n32_id}), True, 8, "mips", ("/lib32/" + ld,), "/lib32",
+                     "/usr/lib32", "mips", _lib(ld) + _MIPS64_INTERPS, _LIBC6_LIBS_TWICE,
+                     f"mips{r6_64}{el}-linux-gnuabin32", eflags_mask=0x420,
+                     eflags_value=0x420 if nan2008 else 0x20))
+            n64_id = 0xE03 if nan2008 else 0x703
+            add(Arch(f"mips64{el}{sfx}", "mips", EM_MIPS, 64, order, n64_id,
+                     frozenset({n64_id}), True, 8, "mips", ("/lib64/" + ld,), "/lib64",
+                     "/usr/lib64", "mips", _lib(ld) + _MIPS64_INTERPS, _LIBC6_LIBS_TWICE,
+                     f"mips{r6_64}{el}-linux-gnuabi64", eflags_mask=0x400,
+                     eflags_value=0x400 if nan2008 else 0))
+
+    # riscv (float ABI in e_flags; XLEN never checked by ldconfig)
+    for xlen in (64, 32):
+        for double in (True, False):
+            abi = ("riscv64-lp64" if xlen == 64 else "riscv32-ilp32") + ("d" if double else "")
+            ld = f"ld-linux-{abi}.so.1"
+            sub = ("lib64/lp64" if xlen == 64 else "lib32/ilp32") + ("d" if double else "")
+            ident = 0x1003 if double else 0xF03
+            base = "riscv64-lp64" if xlen == 64 else "riscv32-ilp32"
+            interps = _lib(ld) + _names((f"/lib/ld-linux-{base}d.so.1", L6),
+                                        (f"/lib/ld-linux-{base}.so.1", L6))
+            name = f"riscv{xlen}" + ("" if double else "_soft")
+            add(Arch(name, "riscv", EM_RISCV, xlen, "little", ident, frozenset({ident}), False,
+                     8, "riscv", ("/lib/" + ld,), "/" + sub, "/usr/" + sub, "riscv", interps,
+                     _LIBC6_LIBS_TWICE,
+                     "riscv64-linux-gnu" if (xlen == 64 and double) else None,
+                     eflags_mask=0x6, eflags_value=0x4 if double else 0))
+
+    # loongarch (wrapper and flags from 2.38; generic before, see loader_flags)
+    for double in (True, False):
+        ld = "ld-linux-loongarch-lp64d.so.1" if double else "ld-linux-loongarch-lp64s.so.1"
+        ident = 0x1203 if double else 0x1103
+        sub = "/lib64" if double else "/lib64/sf"
+        add(Arch("loongarch64" if double else "loongarch64_soft", "loongarch", EM_LOONGARCH, 64,
+                 "little", ident, frozenset({ident}), True, 8, "loongarch",
+                 ("/lib64/" + ld,), sub, "/usr" + sub, "loongarch", _lib(ld), _LIBC6_LIBS,
+                 "loongarch64-linux-gnu" if double else None,
+                 eflags_mask=0x3, eflags_value=0x3 if double else 0x1))
+
+    # sparc
+    add(Arch("sparc", "sparc", EM_SPARC, 32, "big", 3, _ANY6, True, 8, "sparc",
+             ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "sparc-like", _lib("ld-linux.so.2"),
+             _LIBC6_LIBS, "sparc-linux-gnu", alt_machines=(EM_SPARC32PLUS,),
+             aout_info_offset=2, aout_info_size=2, aout_exec_size=32))
+    add(Arch("sparc64", "sparc", EM_SPARCV9, 64, "big", 0x103, frozenset({0x103}), True, 8,
+             "sparc", ("/lib64/ld-linux.so.2",), "/lib64", "/usr/lib64", "sparc-like",
+             _lib("ld-linux.so.2"), _LIBC6_LIBS, "sparc64-linux-gnu",
+             aout_info_offset=2, aout_info_size=2, aout_exec_size=32))
+
+    # generic-wrapper ports (and ia64)
+    add(Arch("alpha", "alpha", EM_ALPHA, 64, "little", 3, _ANY6, True, 8, "generic",
+             ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "plain", _lib("ld-linux.so.2"),
+             _names(("libc.so.6.1", L6), ("libm.so.6.1", L6)), "alpha-linux-gnu",
+             # OSF/1 ECOFF-style struct exec: filehdr (24 bytes) then aouthdr.info.
+             aout_info_offset=24, aout_info_size=8, aout_exec_size=104))
+    add(Arch("ia64", "ia64", EM_IA_64, 64, "little", 0x203, frozenset({0x203}), True, 8, "ia64",
+             ("/lib/ld-linux-ia64.so.2",), "/lib", "/usr/lib", "plain",
+             _lib("ld-linux-ia64.so.2") + _names(("/lib/ld-linux.so.2", L6)),
+             _names(("libc.so.6.1", L6), ("libm.so.6.1", L6)) + _LIBC6_LIBS, "ia64-linux-gnu"))
+    add(Arch("m68k", "m68k", EM_68K, 32, "big", 3, _ANY6, True, 2, "generic",
+             ("/lib/ld.so.1",), "/lib", "/usr/lib", "plain",
+             _lib("ld.so.1") + _names(("/lib/ld-linux.so.1", L5)), _I386_LIBS, "m68k-linux-gnu"))
+    add(Arch("hppa", "hppa", EM_PARISC, 32, "big", 3, _ANY6, True, 8, "generic",
+             ("/lib/ld.so.1",), "/lib", "/usr/lib", "plain", _lib("ld.so.1"), _LIBC6_LIBS,
+             "hppa-linux-gnu"))
+    for name, order, triplet in (("sh4", "little", "sh4-linux-gnu"), ("sh4eb", "big", None)):
+        add(Arch(name, "sh", EM_SH, 32, order, 3, _ANY6, True, 4, "generic",
+                 ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "plain", _lib("ld-linux.so.2"),
+                 _LIBC6_LIBS, triplet))
+    for name, order, ld, triplet in (("arc", "little", "ld-linux-arc.so.2", "arc-linux-gnu"),
+                                     ("arceb", "big", "ld-linux-arceb.so.2", None)):
+        add(Arch(name, "arc", EM_ARCV2, 32, order, 3, _ANY6, False, 4, "generic",
+                 ("/lib/" + ld,), "/lib", "/usr/lib", "plain",
+                 _lib(ld) + _names(("/lib/ld-linux-arc.so.2", L6), ("/lib/ld-linux-arceb.so.2", L6)),
+                 _LIBC6_LIBS_TWICE, triplet))
+    for name, ld in (("csky", "ld-linux-cskyv2.so.1"), ("csky_hf", "ld-linux-cskyv2-hf.so.1")):
+        add(Arch(name, "csky", EM_CSKY, 32, "little", 3, _ANY6, False, 4, "generic",
+                 ("/lib/" + ld,), "/lib", "/usr/lib", "plain", _lib(ld) + _lib(ld),
+                 _LIBC6_LIBS_TWICE))
+    add(Arch("or1k", "or1k", EM_OPENRISC, 32, "big", 3, _ANY6, True, 4, "generic",
+             ("/lib/ld-linux-or1k.so.1",), "/lib", "/usr/lib", "plain",
+             _lib("ld-linux-or1k.so.1"), _LIBC6_LIBS))
+    for name, order in (("microblaze", "big"), ("microblazeel", "little")):
+        add(Arch(name, "microblaze", EM_MICROBLAZE, 32, order, 3, _ANY6, True, 4, "generic",
+                 ("/lib/ld.so.1",), "/lib", "/usr/lib", "plain", _lib("ld.so.1"), _LIBC6_LIBS))
+    add(Arch("nios2", "nios2", EM_ALTERA_NIOS2, 32, "little", 3, _ANY6, True, 4, "generic",
+             ("/lib/ld-linux-nios2.so.1",), "/lib", "/usr/lib", "plain",
+             _lib("ld-linux-nios2.so.1"), _LIBC6_LIBS))
+    return {a.name: a for a in arches}
+
+
+#: Every ABI variant, keyed by :attr:`Arch.name`.
+ARCHES: dict[str, Arch] = _build()
+
+
+def loader_flags(arch: Arch, behaviour: Behaviour) -> tuple[int, frozenset[int]]:
+    """``(_DL_CACHE_DEFAULT_ID, accepted flags)`` of ``arch``'s loader in glibc ``behaviour``.
+
+    Differs from the table only where the port's ``dl-cache.h`` arrived later: LoongArch
+    (2.36, 2.37) used the generic id 3 and accepted 1 or 3.
+    """
+    if arch.wrapper == "loongarch" and not behaviour.loongarch:
+        return FLAG_ELF_LIBC6, _ANY6
+    return arch.default_flags, arch.accepted_flags
+
+
+def arch_for_elf(ei_class: int, ei_data: int, e_machine: int, e_flags: int,
+                 interp: bytes | None = None) -> Arch | None:
+    """The port whose ``libc.so.6``/``ld.so`` has these ELF header values, or None.
+
+    ``interp`` (a ``PT_INTERP`` path) breaks ties where ``e_flags`` cannot (C-SKY float ABI).
+    """
+    bits = 64 if ei_class == ELFCLASS64 else 32 if ei_class == ELFCLASS32 else 0
+    order = "little" if ei_data == ELFDATA2LSB else "big" if ei_data == ELFDATA2MSB else ""
+    found = [a for a in ARCHES.values()
+             if (a.e_machine == e_machine or e_machine in a.alt_machines)
+             and a.elf_class == bits and a.byte_order == order
+             and (e_flags & a.eflags_mask) == a.eflags_value]
+    if len(found) > 1 and interp is not None:
+        text = interp.decode("latin-1")
+        by_interp = [a for a in found if text in a.dynamic_linkers]
+        if by_interp:
+            return by_interp[0]
+    return found[0] if found else None
+
+
+_MACHINE_NAMES = {
+    "x86_64": "x86_64", "amd64": "x86_64", "i386": "i386", "i486": "i386", "i586": "i386",
+    "i686": "i386", "aarch64": "aarch64", "arm64": "aarch64", "ppc64le": "ppc64le",
+    "ppc64": "ppc64", "ppc": "powerpc", "s390x": "s390x", "s390": "s390",
+    "riscv64": "riscv64", "loongarch64": "loongarch64", "sparc64": "sparc64",
+    "alpha": "alpha", "ia64": "ia64", "m68k": "m68k", "parisc": "hppa", "sh4": "sh4",
+}
+
+
+def host_arch() -> Arch:
+    """The ABI variant of this Python process (read from its own ELF header)."""
+    exe = os.path.realpath(sys.executable) if sys.executable else "/proc/self/exe"
+    for path in (exe, "/proc/self/exe"):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(64)
+        except OSError:
+            continue
+        if len(head) < 52 or head[:4] != b"\x7fELF":
+            continue
+        order = "<" if head[5] == ELFDATA2LSB else ">"
+        e_machine = struct.unpack_from(order + "H", head, 18)[0]
+        e_flags = struct.unpack_from(order + "I", head, 48 if head[4] == ELFCLASS64 else 36)[0]
+        found = arch_for_elf(head[4], head[5], e_machine, e_flags)
+        if found is not None:
+            return found
+    machine = platform.machine().lower()
+    if machine.startswith("arm"):
+        return ARCHES["armhf"]
+    if machine in ("mips", "mips64") or machine.startswith("mips"):
+        key = "mips64el" if sys.byteorder == "little" else "mips64"
+        return ARCHES[key if sys.maxsize > 2**32 else key.replace("64", "")]
+    name = _MACHINE_NAMES.get(machine)
+    if name is None:
+        raise RuntimeError(f"unknown host architecture {machine!r}")
+    return ARCHES[name]
