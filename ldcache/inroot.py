@@ -491,7 +491,8 @@ class Root:
         if not raw:
             raise RootError(errno.ENOENT, os.strerror(errno.ENOENT), "")
         if b"\0" in raw:
-            raise RootError(errno.EINVAL, "Embedded NUL in path", os.fsdecode(raw.replace(b"\0", b"")))
+            raise RootError(errno.EINVAL, "Embedded NUL in path",
+                            os.fsdecode(raw.replace(b"\0", b"\\0")))
         if use_openat2 is None:
             use = openat2_available() and not os.environ.get("LDCACHE_NO_OPENAT2")
         elif use_openat2:
