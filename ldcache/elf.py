@@ -33,20 +33,44 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Union
 
-from .arch import (FLAG_AARCH64_LIB64, FLAG_ARM_LIBHF, FLAG_ARM_LIBSF, FLAG_ELF,
-                   FLAG_ELF_LIBC6, FLAG_IA64_LIB64, FLAG_LARCH_FLOAT_ABI_DOUBLE,
-                   FLAG_LARCH_FLOAT_ABI_SOFT, FLAG_LIBC4, FLAG_MIPS64_LIBN32,
-                   FLAG_MIPS64_LIBN32_NAN2008, FLAG_MIPS64_LIBN64, FLAG_MIPS64_LIBN64_NAN2008,
-                   FLAG_MIPS_LIB32_NAN2008, FLAG_POWERPC_LIB64, FLAG_RISCV_FLOAT_ABI_DOUBLE,
-                   FLAG_RISCV_FLOAT_ABI_SOFT, FLAG_S390_LIB64, FLAG_SPARC_LIB64,
-                   FLAG_X8664_LIB64, FLAG_X8664_LIBX32, Arch)
+from .arch import (
+    FLAG_AARCH64_LIB64,
+    FLAG_ARM_LIBHF,
+    FLAG_ARM_LIBSF,
+    FLAG_ELF,
+    FLAG_ELF_LIBC6,
+    FLAG_IA64_LIB64,
+    FLAG_LARCH_FLOAT_ABI_DOUBLE,
+    FLAG_LARCH_FLOAT_ABI_SOFT,
+    FLAG_LIBC4,
+    FLAG_MIPS64_LIBN32,
+    FLAG_MIPS64_LIBN32_NAN2008,
+    FLAG_MIPS64_LIBN64,
+    FLAG_MIPS64_LIBN64_NAN2008,
+    FLAG_MIPS_LIB32_NAN2008,
+    FLAG_POWERPC_LIB64,
+    FLAG_RISCV_FLOAT_ABI_DOUBLE,
+    FLAG_RISCV_FLOAT_ABI_SOFT,
+    FLAG_S390_LIB64,
+    FLAG_SPARC_LIB64,
+    FLAG_X8664_LIB64,
+    FLAG_X8664_LIBX32,
+    Arch,
+)
 from .errors import ELFError
 from .glibc import Behaviour
 
-__all__ = ["ELFInfo", "Library", "Reject", "read_elf", "process_file",
-           "MAX_DYNAMIC", "MAX_STRING", "MAX_NOTES"]
+__all__ = [
+    "MAX_DYNAMIC",
+    "MAX_NOTES",
+    "MAX_STRING",
+    "ELFInfo",
+    "Library",
+    "Reject",
+    "process_file",
+    "read_elf",
+]
 
 #: Bytes of dynamic array walked before giving up (glibc walks to ``DT_NULL``).
 MAX_DYNAMIC = 1 << 20
@@ -91,9 +115,9 @@ class ELFInfo:
     e_type: int
     e_machine: int
     e_flags: int
-    soname: Optional[bytes]  #: first ``DT_SONAME``, None without one
-    interp: Optional[bytes]  #: first ``PT_INTERP`` string
-    needed: Tuple[bytes, ...]  #: ``DT_NEEDED`` strings in order (only when asked for)
+    soname: bytes | None  #: first ``DT_SONAME``, None without one
+    interp: bytes | None  #: first ``PT_INTERP`` string
+    needed: tuple[bytes, ...]  #: ``DT_NEEDED`` strings in order (only when asked for)
     isa_level: int  #: x86 ISA level from ``GNU_PROPERTY_X86_ISA_1_NEEDED`` (0: baseline)
     osversion: int  #: ABI-tag note value (only when asked for), 0 without one
     dynamic: bool  #: a ``PT_DYNAMIC`` with a non-zero size and a ``DT_STRTAB`` exists
@@ -108,12 +132,12 @@ class Library:
     """ldconfig accepted the file: the cache entry's flags and what the scan needs."""
 
     flags: int
-    soname: Optional[bytes]  #: None when the file has no ``DT_SONAME``
+    soname: bytes | None  #: None when the file has no ``DT_SONAME``
     isa_level: int = 0
     osversion: int = 0
     #: Messages ldconfig prints while reading the file although it accepts it
     #: (``"more than one dynamic segment\n"``).
-    warnings: Tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,10 +149,10 @@ class Reject:
     ldconfig says nothing.  ``verbose_only``: printed only with ``-v``.
     """
 
-    message: Optional[str]
+    message: str | None
     verbose_only: bool = False
     #: Messages printed before the final one (see :attr:`Library.warnings`).
-    warnings: Tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 _ACODE32 = "I" if array("I").itemsize == 4 else "L"
@@ -137,9 +161,27 @@ _ACODE32 = "I" if array("I").itemsize == 4 else "L"
 class _Layout:
     """Precompiled structs of one (ELF class, byte order)."""
 
-    __slots__ = ("bits", "order", "ehdr", "phdr", "phentsize", "p_off", "p_vaddr",
-                 "p_filesz", "dyn", "dynentsize", "addr_mask", "word", "u32", "u16",
-                 "nhdr", "u32x8", "pair", "acode", "swap")
+    __slots__ = (
+        "acode",
+        "addr_mask",
+        "bits",
+        "dyn",
+        "dynentsize",
+        "ehdr",
+        "nhdr",
+        "order",
+        "p_filesz",
+        "p_off",
+        "p_vaddr",
+        "pair",
+        "phdr",
+        "phentsize",
+        "swap",
+        "u16",
+        "u32",
+        "u32x8",
+        "word",
+    )
 
     def __init__(self, bits: int, order: str) -> None:
         w = "Q" if bits == 64 else "I"
@@ -178,7 +220,7 @@ _LAYOUTS = {(bits, order): _Layout(bits, order) for bits in (32, 64) for order i
 class _Reader:
     """Reads of one file: exact lengths, zero bytes past its end, few ``pread`` calls."""
 
-    __slots__ = ("fd", "size", "head", "blk_off", "blk")
+    __slots__ = ("blk", "blk_off", "fd", "head", "size")
 
     def __init__(self, fd: int, size: int, head: bytes) -> None:
         self.fd = fd
@@ -215,7 +257,7 @@ class _Reader:
         self.blk = _pread(self.fd, min(n, self.size - off), off)
         self.blk_off = off
 
-    def cstring(self, off: int, limit: int) -> Optional[bytes]:
+    def cstring(self, off: int, limit: int) -> bytes | None:
         """The NUL-terminated string at ``off`` (ending at the end of the file at the
         latest), or None if it is longer than ``limit``."""
         size = self.size
@@ -230,7 +272,7 @@ class _Reader:
                     return buf[off - base:i]
                 if end == stop:
                     return buf[off - base:stop - base] if stop - off <= limit else None
-        parts: List[bytes] = []
+        parts: list[bytes] = []
         pos = off
         n = 512
         first = True
@@ -254,7 +296,7 @@ class _Reader:
 class _Fail(Exception):
     """A glibc ``return 1`` with a message (None: silent)."""
 
-    def __init__(self, message: Optional[str], verbose_only: bool = False) -> None:
+    def __init__(self, message: str | None, verbose_only: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.verbose_only = verbose_only
@@ -266,12 +308,21 @@ _TRUNCATED = "file {} is truncated\n"
 class _Walk:
     """Options of one walk of the generic ``process_elf_file``."""
 
-    __slots__ = ("classify", "flag_matters", "interps", "libs", "isa", "osversion",
-                 "interp_props", "collect_needed", "probe")
+    __slots__ = (
+        "classify",
+        "collect_needed",
+        "flag_matters",
+        "interp_props",
+        "interps",
+        "isa",
+        "libs",
+        "osversion",
+        "probe",
+    )
 
     def __init__(self, *, classify: bool = False, flag_matters: bool = True,
-                 interps: Tuple[Tuple[bytes, int], ...] = (),
-                 libs: Tuple[Tuple[bytes, int], ...] = (), isa: bool = False,
+                 interps: tuple[tuple[bytes, int], ...] = (),
+                 libs: tuple[tuple[bytes, int], ...] = (), isa: bool = False,
                  osversion: bool = False, interp_props: bool = False,
                  collect_needed: bool = False, probe: bool = False) -> None:
         self.classify = classify  # ≤2.36 libc4/libc5/ELF classification
@@ -286,15 +337,15 @@ class _Walk:
 
 
 class _Result:
-    __slots__ = ("flag", "soname", "isa", "osversion", "interp", "needed", "dynamic")
+    __slots__ = ("dynamic", "flag", "interp", "isa", "needed", "osversion", "soname")
 
     def __init__(self) -> None:
         self.flag = FLAG_ELF_LIBC6
-        self.soname: Optional[bytes] = None
+        self.soname: bytes | None = None
         self.isa = 0
         self.osversion = 0
-        self.interp: Optional[bytes] = None
-        self.needed: List[bytes] = []
+        self.interp: bytes | None = None
+        self.needed: list[bytes] = []
         self.dynamic = False
 
 
@@ -303,7 +354,7 @@ def _align_up(value: int, align: int, mask: int) -> int:
 
 
 def _isa_level(r: _Reader, lay: _Layout, ptr_mask: int, p_offset: int, p_filesz: int,
-               p_align: int) -> Optional[int]:
+               p_align: int) -> int | None:
     """x86 ``read_gnu_property`` over one segment: the new ISA level, or None (unchanged)."""
     word = lay.word
     if p_align != word:
@@ -352,7 +403,7 @@ def _isa_level(r: _Reader, lay: _Layout, ptr_mask: int, p_offset: int, p_filesz:
 
 
 def _abi_tag(r: _Reader, lay: _Layout, ptr_mask: int, p_offset: int, p_filesz: int,
-             p_align: int) -> Optional[int]:
+             p_align: int) -> int | None:
     """≤2.35 ``PT_NOTE`` walk for the ``NT_GNU_ABI_TAG`` note: osversion, or None."""
     if p_filesz < 32 or p_align < 4:
         return None
@@ -379,7 +430,7 @@ def _abi_tag(r: _Reader, lay: _Layout, ptr_mask: int, p_offset: int, p_filesz: i
 
 
 def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
-          warnings: List[str], res: _Result) -> _Result:
+          warnings: list[str], res: _Result) -> _Result:
     """The generic ``process_elf_file`` of one ELF class (after the class check).
 
     Fills ``res`` as it goes; raises :class:`_Fail` where glibc returns 1.
@@ -432,11 +483,10 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
                 level = _isa_level(r, lay, ptr_mask, seg[i_off], seg[i_filesz], seg[7])
                 if level is not None:
                     res.isa = level
-        elif p_type == PT_NOTE:
-            if opt.osversion and not res.osversion:
-                value = _abi_tag(r, lay, ptr_mask, seg[i_off], seg[i_filesz], seg[7])
-                if value is not None:
-                    res.osversion = value
+        elif p_type == PT_NOTE and opt.osversion and not res.osversion:
+            value = _abi_tag(r, lay, ptr_mask, seg[i_off], seg[i_filesz], seg[7])
+            if value is not None:
+                res.osversion = value
     if count < e_phnum:
         raise _Fail(_TRUNCATED.format(name))
 
@@ -446,8 +496,8 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
         raise _Fail(_TRUNCATED.format(name))
 
     # The dynamic array, to DT_NULL (zero bytes past the end of the file end it).
-    strtab: Optional[int] = None
-    names: List[Tuple[int, int]] = []
+    strtab: int | None = None
+    names: list[tuple[int, int]] = []
     step = lay.dynentsize
     pos = dynamic_addr
     chunk = min(max(dynamic_size, step), MAX_DYNAMIC)
@@ -493,13 +543,13 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
     if strings > size:
         raise _Fail(_TRUNCATED.format(name))
 
-    if classify and not opt.flag_matters:
-        # The port's wrapper replaces the type afterwards: the classification then only
-        # decides where the loop stops, which matters only with several DT_SONAMEs or a
-        # name outside the file.  Otherwise skip reading DT_NEEDED names.
-        if sum(1 for tag, _val in names if tag == DT_SONAME) <= 1 and all(
-                ((strings + val) & ptr_mask) <= size for _tag, val in names):
-            classify = False
+    # When the port's wrapper replaces the type afterwards, the classification only decides
+    # where the loop below stops, which matters only with several DT_SONAMEs or a name
+    # outside the file: otherwise skip reading the DT_NEEDED names.
+    if classify and not opt.flag_matters and sum(
+            1 for tag, _val in names if tag == DT_SONAME) <= 1 and all(
+            ((strings + val) & ptr_mask) <= size for _tag, val in names):
+        classify = False
 
     if classify or opt.collect_needed:
         # Several strings will be read: they sit together at the end of .dynstr, so one
@@ -514,7 +564,7 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
     if classify:
         # ≤2.36: DT_NEEDED classify while still FLAG_ELF; every DT_SONAME replaces the
         # previous one; stop once both a soname and a type are known.
-        soname: Optional[bytes] = None
+        soname: bytes | None = None
         for tag, val in names:
             off = (strings + val) & ptr_mask
             if off > size:
@@ -582,7 +632,7 @@ def read_elf(fd: int, size: int, *, needed: bool = False, osversion: bool = Fals
         raise ELFError(f"unknown ELF data encoding {ei_data}")
     bits = 64 if ei_class == 2 else 32
     lay = _LAYOUTS[(bits, "<" if ei_data == 1 else ">")]
-    if size < 16 + lay.ehdr.size:
+    if size < 16 + lay.ehdr.size or len(head) < 16 + lay.ehdr.size:
         raise ELFError("truncated ELF header")
     r = _Reader(fd, size, head)
     e_type, e_machine = lay.u16.unpack_from(head, 16)[0], lay.u16.unpack_from(head, 18)[0]
@@ -613,7 +663,7 @@ def _aout_soname(path: bytes) -> bytes:
 
 
 def process_file(fd: int, size: int, path: bytes, arch: Arch,
-                 behaviour: Behaviour) -> Union[Library, Reject]:
+                 behaviour: Behaviour) -> Library | Reject:
     """glibc ``process_file`` for the file open on ``fd`` (``size`` = its ``st_size``).
 
     ``path`` is the name ldconfig prints (``<dir as written>/<entry name>``); its last
@@ -629,7 +679,7 @@ def process_file(fd: int, size: int, path: bytes, arch: Arch,
 
 
 def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
-             b: Behaviour) -> Union[Library, Reject]:
+             b: Behaviour) -> Library | Reject:
     min_size = arch.min_file_size
     if size < min_size:
         if size <= 0:
@@ -663,7 +713,7 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
         return Reject(None)
 
     r = _Reader(fd, size, head)
-    warnings: List[str] = []
+    warnings: list[str] = []
     try:
         flag, res = _wrapper(r, head, name, arch, b, warnings)
     except _Fail as exc:
@@ -671,10 +721,10 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
     return Library(flag, res.soname, res.isa, res.osversion, tuple(warnings))
 
 
-_WALKS: Dict[Tuple[int, int], Tuple[Arch, Behaviour, _Walk, _Walk]] = {}
+_WALKS: dict[tuple[int, int], tuple[Arch, Behaviour, _Walk, _Walk]] = {}
 
 
-def _walks(arch: Arch, b: Behaviour) -> Tuple[_Walk, _Walk]:
+def _walks(arch: Arch, b: Behaviour) -> tuple[_Walk, _Walk]:
     """The walk options of (arch, behaviour): (type matters, type replaced by the wrapper)."""
     key = (id(arch), id(b))
     hit = _WALKS.get(key)
@@ -694,7 +744,7 @@ def _walks(arch: Arch, b: Behaviour) -> Tuple[_Walk, _Walk]:
 
 
 def _generic(r: _Reader, bits: int, name: str, arch: Arch, b: Behaviour,
-             warnings: List[str], flag_matters: bool = True) -> _Result:
+             warnings: list[str], flag_matters: bool = True) -> _Result:
     """``process_elf32_file`` / ``process_elf64_file``: the class check, then the walk."""
     ei_class = r.head[4]
     if ei_class != (2 if bits == 64 else 1):
@@ -721,7 +771,7 @@ def _e_flags(r: _Reader, arch: Arch, bits: int) -> int:
 
 
 def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
-             warnings: List[str]) -> Tuple[int, _Result]:
+             warnings: list[str]) -> tuple[int, _Result]:
     """The port's ``sysdeps/…/readelflib.c`` around the generic reader (spec §4.3)."""
     ei_class = head[4]
     bits = 32 if ei_class == 1 else 64  # "ELFCLASS32 ? elf32 : elf64" in every wrapper

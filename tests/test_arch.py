@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import struct
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
 import pytest
 
-from ldcache.arch import (ARCHES, FLAG_WORDS, Arch, arch_for_elf, arch_word, host_arch,
-                          loader_flags)
+from ldcache.arch import ARCHES, FLAG_WORDS, arch_for_elf, arch_word, host_arch, loader_flags
 from ldcache.conf import ARCH_RULES
 from ldcache.elf import read_elf
 from ldcache.glibc import behaviour
@@ -22,7 +22,7 @@ B236 = behaviour("2.36", debian=True)
 B242 = behaviour("2.42")
 
 
-def header_of(path: str) -> Tuple[int, int, int, int, Optional[bytes]]:
+def header_of(path: str) -> tuple[int, int, int, int, bytes | None]:
     fd = os.open(path, os.O_RDONLY)
     try:
         info = read_elf(fd, os.fstat(fd).st_size)
@@ -122,7 +122,7 @@ def test_arch_word_table() -> None:
     assert arch_word(0x0E03, B242) == ",64bit,nan2008"
 
 
-def write_cache(path: Path, entries: List[Tuple[bytes, bytes, int]]) -> None:
+def write_cache(path: Path, entries: list[tuple[bytes, bytes, int]]) -> None:
     """A minimal new-format (glibc ≥ 2.33, little endian) cache with ``entries``."""
     strings = bytearray()
     offs = []
@@ -226,7 +226,7 @@ def compile_sizes(tmp_path: Path, flags: Sequence[str], code: str) -> dict:
 
 
 @pytest.mark.parametrize("name,flags", [("x86_64", []), ("i386", ["-m32"]), ("x32", ["-mx32"])])
-def test_compiler_facts(tmp_path: Path, name: str, flags: List[str]) -> None:
+def test_compiler_facts(tmp_path: Path, name: str, flags: list[str]) -> None:
     """char signedness, __alignof__ of a cache struct, MAX(struct exec, ElfW(Ehdr))."""
     a = ARCHES[name]
     v = compile_sizes(tmp_path, flags, _LAYOUT_PROBE)
@@ -237,7 +237,7 @@ def test_compiler_facts(tmp_path: Path, name: str, flags: List[str]) -> None:
 
 
 @pytest.mark.parametrize("name,flags", [("x86_64", []), ("i386", ["-m32"]), ("x32", ["-mx32"])])
-def test_multiarch_triplets(tmp_path: Path, name: str, flags: List[str]) -> None:
+def test_multiarch_triplets(tmp_path: Path, name: str, flags: list[str]) -> None:
     try:
         out = subprocess.run(["gcc", *flags, "-print-multiarch"], check=True,
                              capture_output=True, text=True).stdout.strip()
@@ -257,3 +257,52 @@ def test_host_ldconfig_classifies_with_this_table(ldconfig: str, tmp_path: Path)
     lines = [line for line in out.splitlines() if "=>" in line]
     assert lines
     assert any(f"(libc6{w}" in line for line in lines for w in words)
+
+
+_CROSS_PROBE = r"""
+struct probe { char magic[20]; unsigned int n; unsigned long long hwcap; };
+struct aout { unsigned long info; unsigned int text, data, bss, syms, entry, trsize, drsize; };
+char v_signed[1 + ((char) 0x80 < 0)];
+char v_align[__alignof__ (struct probe)];
+char v_exec[sizeof (struct aout)];
+"""
+
+CROSS_PORTS = [("aarch64-linux-gnu", [], "aarch64"), ("arm-linux-gnueabihf", [], "armhf"),
+               ("arm-linux-gnueabi", [], "armel"), ("powerpc64le-linux-gnu", [], "ppc64le"),
+               ("powerpc-linux-gnu", [], "powerpc"), ("s390x-linux-gnu", [], "s390x"),
+               ("s390x-linux-gnu", ["-m31"], "s390"),
+               ("mips64el-linux-gnuabi64", [], "mips64el"),
+               ("mips64el-linux-gnuabi64", ["-mabi=n32"], "mipsn32el"),
+               ("mips64el-linux-gnuabi64", ["-mabi=32"], "mipsel"),
+               ("mipsisa32r6el-linux-gnu", [], "mipsel_nan2008"),
+               ("riscv64-linux-gnu", [], "riscv64"), ("alpha-linux-gnu", [], "alpha"),
+               ("arc-linux-gnu", [], "arc"), ("hppa-linux-gnu", [], "hppa"),
+               ("m68k-linux-gnu", [], "m68k"), ("sh4-linux-gnu", [], "sh4"),
+               ("sparc64-linux-gnu", [], "sparc64"), ("sparc64-linux-gnu", ["-m32"], "sparc")]
+
+
+@pytest.mark.parametrize("triplet,flags,name", CROSS_PORTS,
+                         ids=[f"{t}{''.join(f)}" for t, f, _n in CROSS_PORTS])
+def test_cross_compiler_facts(tmp_path: Path, triplet: str, flags: list[str], name: str) -> None:
+    """Plain char signedness, cache struct alignment and ``struct exec`` size per psABI, as
+    the port's own gcc lays them out (skipped where the cross compiler is missing)."""
+    cc = next((shutil.which(f"{triplet}-gcc{v}") for v in ("", "-12", "-13", "-14")
+               if shutil.which(f"{triplet}-gcc{v}")), None)
+    if cc is None:
+        pytest.skip(f"no {triplet}-gcc (Debian: gcc-{triplet})")
+    a = ARCHES[name]
+    src = tmp_path / "probe.c"
+    src.write_text(_CROSS_PROBE)
+    obj = tmp_path / "probe.o"
+    subprocess.run([cc, "-c", *flags, "-fno-common", "-o", str(obj), str(src)], check=True,
+                   capture_output=True)
+    info = header_of(str(obj))
+    assert (info[0], info[1]) == (a.ei_class, a.ei_data)
+    nm = shutil.which(f"{triplet}-nm") or "nm"
+    out = subprocess.run([nm, "-S", str(obj)], check=True, capture_output=True,
+                         text=True).stdout
+    v = {f[3]: int(f[1], 16) for f in (line.split() for line in out.splitlines()) if len(f) == 4}
+    assert (v["v_signed"] == 2) == a.char_signed
+    assert v["v_align"] == a.cache_align
+    if a.family not in ("sparc", "alpha"):  # those have their own struct exec
+        assert v["v_exec"] == a.aout_exec_size

@@ -12,18 +12,16 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pytest
 
-import ldcache.elf as elf
-from ldcache.arch import ARCHES, Arch, arch_word
+from ldcache import elf
+from ldcache.arch import ARCHES, Arch, arch_for_elf, arch_word
 from ldcache.elf import ELFInfo, Library, Reject, process_file, read_elf
 from ldcache.errors import ELFError
 from ldcache.glibc import Behaviour, behaviour
-
-from conftest import LDCONFIG
 
 B236 = behaviour("2.36", debian=True)
 X86_64 = ARCHES["x86_64"]
@@ -33,8 +31,8 @@ SEARCH_ROOTS = ("/usr/lib", "/lib", "/usr/lib64", "/usr/local/lib", "/usr/lib32"
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def probe(path: Union[str, Path], arch: Arch = X86_64, b: Behaviour = B236,
-          name: Optional[bytes] = None) -> Union[Library, Reject]:
+def probe(path: str | Path, arch: Arch = X86_64, b: Behaviour = B236,
+          name: bytes | None = None) -> Library | Reject:
     fd = os.open(path, os.O_RDONLY)
     try:
         return process_file(fd, os.fstat(fd).st_size, name or os.fsencode(path), arch, b)
@@ -43,13 +41,13 @@ def probe(path: Union[str, Path], arch: Arch = X86_64, b: Behaviour = B236,
 
 
 def probe_bytes(data: bytes, tmp_path: Path, arch: Arch = X86_64, b: Behaviour = B236,
-                name: str = "libt.so.1") -> Union[Library, Reject]:
+                name: str = "libt.so.1") -> Library | Reject:
     p = tmp_path / name
     p.write_bytes(data)
     return probe(p, arch, b)
 
 
-def read_path(path: Union[str, Path], **kw: bool) -> ELFInfo:
+def read_path(path: str | Path, **kw: bool) -> ELFInfo:
     fd = os.open(path, os.O_RDONLY)
     try:
         return read_elf(fd, os.fstat(fd).st_size, **kw)
@@ -97,12 +95,12 @@ def gcc(tmp: Path, name: str, args: Sequence[str], code: str = "int f(void){retu
 # --- a minimal ELF writer for ports we cannot build for --------------------------------------
 
 def build_elf(bits: int = 64, order: str = "<", machine: int = 62, e_flags: int = 0, *,
-              e_type: int = 3, soname: Optional[bytes] = b"libt.so.1",
-              needed: Sequence[bytes] = (), interp: Optional[bytes] = None,
-              sonames: Sequence[bytes] = (), abi_tag: Optional[Tuple[int, int, int, int]] = None,
-              isa_needed: Optional[int] = None, ei_class: Optional[int] = None,
+              e_type: int = 3, soname: bytes | None = b"libt.so.1",
+              needed: Sequence[bytes] = (), interp: bytes | None = None,
+              sonames: Sequence[bytes] = (), abi_tag: tuple[int, int, int, int] | None = None,
+              isa_needed: int | None = None, ei_class: int | None = None,
               strtab_vaddr_shift: int = 0x10000, dynamic: bool = True,
-              extra_dynamic: Sequence[Tuple[int, int]] = ()) -> bytes:
+              extra_dynamic: Sequence[tuple[int, int]] = ()) -> bytes:
     """ehdr + phdrs (PT_LOAD, PT_DYNAMIC, [PT_INTERP], [PT_NOTE], [PT_GNU_PROPERTY]) + data.
 
     Addresses are file offsets + ``strtab_vaddr_shift`` so the PT_LOAD mapping matters.
@@ -112,7 +110,7 @@ def build_elf(bits: int = 64, order: str = "<", machine: int = 62, e_flags: int 
     phsize = 56 if bits == 64 else 32
     align = bits // 8
     strings = bytearray(b"\0")
-    offsets: Dict[bytes, int] = {}
+    offsets: dict[bytes, int] = {}
 
     def intern(s: bytes) -> int:
         if s not in offsets:
@@ -120,7 +118,7 @@ def build_elf(bits: int = 64, order: str = "<", machine: int = 62, e_flags: int 
             strings.extend(s + b"\0")
         return offsets[s]
 
-    dyn: List[Tuple[int, int]] = [(1, intern(n)) for n in needed]
+    dyn: list[tuple[int, int]] = [(1, intern(n)) for n in needed]
     for s in ([soname] if soname is not None else []) + list(sonames):
         dyn.append((14, intern(s)))
     dyn.append((5, 0))  # DT_STRTAB, patched below
@@ -202,8 +200,8 @@ class Oracle:
         self.ldconfig = ldconfig
         self.root = root
 
-    def run(self, files: Sequence[Tuple[str, bytes]], verbose: bool = False
-            ) -> Tuple[Dict[int, Tuple[bytes, int, int]], List[str], int]:
+    def run(self, files: Sequence[tuple[str, bytes]], verbose: bool = False
+            ) -> tuple[dict[int, tuple[bytes, int, int]], list[str], int]:
         if self.root.exists():
             shutil.rmtree(self.root)
         (self.root / "etc").mkdir(parents=True)
@@ -216,12 +214,12 @@ class Oracle:
         (self.root / "etc" / "ld.so.conf").write_text("".join(conf))
         args = [self.ldconfig, "-r", str(self.root), "-X", "-C", "/c"] + (["-v"] if verbose else [])
         try:
-            proc = subprocess.run(args, capture_output=True, timeout=300)
+            proc = subprocess.run(args, capture_output=True, timeout=300, check=False)
         except subprocess.TimeoutExpired:
             return {}, [], -999
         if proc.returncode != 0:
             return {}, [], proc.returncode
-        entries: Dict[int, Tuple[bytes, int, int]] = {}
+        entries: dict[int, tuple[bytes, int, int]] = {}
         data = (self.root / "c").read_bytes()
         assert data[:20] == b"glibc-ld.so.cache1.1"
         (nlibs,) = struct.unpack_from("<I", data, 20)
@@ -238,8 +236,8 @@ class Oracle:
                  if not self.NOISE.match(line)]
         return entries, lines, 0
 
-    def compare(self, files: Sequence[Tuple[str, bytes]], b: Behaviour = B236,
-                verbose: bool = False) -> Tuple[int, int]:
+    def compare(self, files: Sequence[tuple[str, bytes]], b: Behaviour = B236,
+                verbose: bool = False) -> tuple[int, int]:
         """Assert our decisions equal ldconfig's; bisect around ldconfig crashes.
         Returns (files compared, files skipped because ldconfig itself crashed)."""
         entries, lines, rc = self.run(files, verbose)
@@ -250,7 +248,7 @@ class Oracle:
             a = self.compare(files[:half], b, verbose)
             c = self.compare(files[half:], b, verbose)
             return a[0] + c[0], a[1] + c[1]
-        expected_lines: List[str] = []
+        expected_lines: list[str] = []
         mismatches = []
         for k, (name, data) in enumerate(files):
             path = f"/d{k}/glibc-hwcaps/t/{name}"
@@ -352,7 +350,7 @@ def test_crosscheck_with_pyelftools_on_every_system_elf_file() -> None:
     problems = []
     for path in elf_files():
         try:
-            ours: Optional[ELFInfo] = read_path(path, needed=True, osversion=True)
+            ours: ELFInfo | None = read_path(path, needed=True, osversion=True)
         except ELFError:
             ours = None
             ours_failed += 1
@@ -428,7 +426,7 @@ def test_read_elf_truncated_real_library_is_a_clean_error(tmp_path: Path) -> Non
 
 # --- process_file against the real ldconfig ---------------------------------------------------
 
-def gcc_suite(tmp: Path) -> List[Tuple[str, bytes]]:
+def gcc_suite(tmp: Path) -> list[tuple[str, bytes]]:
     """gcc-built objects of every kind ldconfig meets, plus non-ELF and tiny files."""
     lib = "int f(void){return 42;}\n"
     main = "int main(void){return 0;}\n"
@@ -454,7 +452,7 @@ def gcc_suite(tmp: Path) -> List[Tuple[str, bytes]]:
         ("twosonames", ["-shared", "-fPIC", "-nostdlib", "-Wl,-soname,liba.so.1",
                         "-Wl,--no-as-needed"], lib),
     ]
-    files: List[Tuple[str, bytes]] = []
+    files: list[tuple[str, bytes]] = []
     for name, args, code in builds:
         src = tmp / f"{name}.c"
         src.write_text(code)
@@ -540,7 +538,7 @@ def read_elf_bytes(data: bytes) -> ELFInfo:
         return read_path(f.name)
 
 
-def hot_ranges(data: bytes) -> List[int]:
+def hot_ranges(data: bytes) -> list[int]:
     """Offsets of the bytes ldconfig looks at: ELF and program headers, the dynamic array,
     notes, the interpreter and the strings the dynamic array names."""
     bits = 64 if data[4] == 2 else 32
@@ -553,7 +551,7 @@ def hot_ranges(data: bytes) -> List[int]:
         phoff, = struct.unpack_from(o + "I", data, 28)
         phnum, = struct.unpack_from(o + "H", data, 44)
         ent, fmt = 32, o + "IIIIIIII"
-    hot = list(range(0, 64)) + list(range(phoff, phoff + phnum * ent))
+    hot = list(range(64)) + list(range(phoff, phoff + phnum * ent))
     info = read_elf_bytes(data)
     for i in range(phnum):
         seg = struct.unpack_from(fmt, data, phoff + i * ent)
@@ -574,7 +572,7 @@ def hot_ranges(data: bytes) -> List[int]:
     return hot
 
 
-def mutants(seed: int, base: bytes, count: int) -> List[bytes]:
+def mutants(seed: int, base: bytes, count: int) -> list[bytes]:
     """Seeded byte and field mutations, nine in ten on the bytes ldconfig reads."""
     rng = random.Random(seed)
     hot = hot_ranges(base)
@@ -637,7 +635,7 @@ def test_never_raises_on_mutants_any_port_any_version(tmp_path: Path) -> None:
 
 # --- per-port flags (spec §4.3) for ports we cannot run -----------------------------------------
 
-def flags_of(tmp_path: Path, arch: str, version: str, data: bytes) -> Union[int, str, None]:
+def flags_of(tmp_path: Path, arch: str, version: str, data: bytes) -> int | str | None:
     res = probe_bytes(data, tmp_path, ARCHES[arch], behaviour(version, debian=False))
     if isinstance(res, Library):
         return res.flags
@@ -715,7 +713,7 @@ LIBC6 = [b"libc.so.6"]
     ("or1k", 64, ">", 92, 0, [], {"2.42": "verbose:is a 64 bit ELF file.\n"}),
 ])
 def test_port_flags(tmp_path: Path, arch: str, bits: int, order: str, machine: int,
-                    eflags: int, needed: List[bytes], want: Dict[str, object]) -> None:
+                    eflags: int, needed: list[bytes], want: dict[str, object]) -> None:
     data = build_elf(bits, order, machine, eflags, needed=needed)
     for version, flags in want.items():
         assert flags_of(tmp_path, arch, version, data) == flags, version
@@ -836,7 +834,7 @@ def test_aout_per_port(tmp_path: Path) -> None:
 
 # --- hostile input: bounded work, no exceptions -----------------------------------------------
 
-def hostile_files() -> Iterator[Tuple[str, bytes]]:
+def hostile_files() -> Iterator[tuple[str, bytes]]:
     base = bytearray(build_elf(64, "<", 62, needed=LIBC6))
     ph = 64
 
@@ -925,7 +923,7 @@ class CountingPread:
         return data
 
 
-def cost(path: Path, monkeypatch: pytest.MonkeyPatch, b: Behaviour = B236) -> Tuple[int, int]:
+def cost(path: Path, monkeypatch: pytest.MonkeyPatch, b: Behaviour = B236) -> tuple[int, int]:
     counter = CountingPread()
     monkeypatch.setattr(elf, "_pread", counter)
     res = probe(path, X86_64, b)
@@ -1031,3 +1029,85 @@ def test_arch_word_of_our_flags_matches_ldconfig_print(tmp_path: Path, ldconfig:
         assert isinstance(res, Library)
         word = B236.type_names[res.flags & 0xFF] + arch_word(res.flags, B236)
         assert f"({word}, hwcap: \"t\") => /d{k}/glibc-hwcaps/t/{name}" in out
+
+
+# --- real objects from cross compilers (skipped where the compiler is not installed) --------
+
+CROSS = [
+    # (compiler triplet, flags, port whose ldconfig reads it, port arch_for_elf names,
+    #  {glibc version: flags or None for a silent reject})
+    ("aarch64-linux-gnu", [], "aarch64", "aarch64", {"2.31": 0xA03, "2.42": 0xA03}),
+    ("aarch64-linux-gnu", ["-mbig-endian"], "aarch64_be", "aarch64_be", {"2.42": 0xA03}),
+    ("aarch64-linux-gnu", [], "armhf", "aarch64", {"2.36": 0xA03}),  # e_machine unchecked
+    ("arm-linux-gnueabihf", [], "armhf", "armhf", {"2.36": 0x903, "2.42": 0x903}),
+    ("arm-linux-gnueabihf", ["-mfloat-abi=soft"], "armhf", "armel", {"2.36": 0xB03}),
+    ("arm-linux-gnueabi", [], "armel", "armel", {"2.36": 0xB03, "2.42": 0xB03}),
+    ("powerpc64le-linux-gnu", [], "ppc64le", "ppc64le", {"2.36": 0x503, "2.42": 0x503}),
+    ("powerpc64le-linux-gnu", ["-mbig-endian"], "ppc64", "ppc64", {"2.36": 0x503}),
+    ("powerpc-linux-gnu", [], "powerpc", "powerpc", {"2.36": 1, "2.42": 3}),
+    ("powerpc-linux-gnu", ["-m64"], "powerpc", "ppc64", {"2.36": 0x503}),
+    ("s390x-linux-gnu", [], "s390x", "s390x", {"2.36": 0x403, "2.42": 0x403}),
+    ("s390x-linux-gnu", ["-m31"], "s390x", "s390", {"2.36": 1, "2.42": 3}),
+    ("mips64el-linux-gnuabi64", [], "mips64el", "mips64el", {"2.31": 0x703, "2.42": 0x703}),
+    ("mips64el-linux-gnuabi64", ["-mabi=n32"], "mips64el", "mipsn32el", {"2.36": 0x603}),
+    ("mips64el-linux-gnuabi64", ["-mabi=32"], "mipsel", "mipsel", {"2.36": 1, "2.42": 3}),
+    ("mips64el-linux-gnuabi64", ["-EB"], "mips64", "mips64", {"2.36": 0x703}),
+    ("mips64el-linux-gnuabi64", ["-EB", "-mabi=n32"], "mips64", "mipsn32", {"2.36": 0x603}),
+    ("mips64el-linux-gnuabi64", ["-mnan=2008"], "mips64el_nan2008", "mips64el_nan2008",
+     {"2.36": 0xE03}),
+    ("mips64el-linux-gnuabi64", ["-mabi=n32", "-mnan=2008"], "mips64el", "mipsn32el_nan2008",
+     {"2.36": 0xD03}),
+    ("mipsisa32r6el-linux-gnu", [], "mipsel_nan2008", "mipsel_nan2008", {"2.36": 0xC03}),
+    ("mipsisa32r6el-linux-gnu", ["-mabi=64"], "mipsel_nan2008", "mips64el_nan2008",
+     {"2.36": 0xE03}),
+    ("riscv64-linux-gnu", [], "riscv64", "riscv64", {"2.36": 0x1001, "2.42": 0x1003}),
+    ("riscv64-linux-gnu", ["-march=rv64imac", "-mabi=lp64"], "riscv64", "riscv64_soft",
+     {"2.36": 0xF01, "2.42": 0xF03}),
+    ("riscv64-linux-gnu", ["-march=rv64imafc", "-mabi=lp64f"], "riscv64", None,
+     {"2.36": None, "2.42": None}),
+    ("riscv64-linux-gnu", ["-march=rv32imafdc", "-mabi=ilp32d"], "riscv64", "riscv32",
+     {"2.42": 0x1003}),
+    ("riscv64-linux-gnu", ["-march=rv32imac", "-mabi=ilp32"], "riscv32_soft", "riscv32_soft",
+     {"2.42": 0xF03}),
+    ("alpha-linux-gnu", [], "alpha", "alpha", {"2.36": 1, "2.42": 3}),
+    ("arc-linux-gnu", [], "arc", "arc", {"2.36": 1, "2.42": 3}),
+    ("hppa-linux-gnu", [], "hppa", "hppa", {"2.36": 1, "2.42": 3}),
+    ("m68k-linux-gnu", [], "m68k", "m68k", {"2.36": 1, "2.42": 3}),
+    ("sh4-linux-gnu", [], "sh4", "sh4", {"2.36": 1, "2.42": 3}),
+    ("sparc64-linux-gnu", [], "sparc64", "sparc64", {"2.36": 0x103, "2.42": 0x103}),
+    ("sparc64-linux-gnu", ["-m32"], "sparc64", "sparc", {"2.36": 1, "2.42": 3}),
+    ("sparc64-linux-gnu", ["-m32"], "sparc", "sparc", {"2.42": 3}),
+]
+
+
+def cross_gcc(triplet: str) -> str | None:
+    for name in (f"{triplet}-gcc", f"{triplet}-gcc-12", f"{triplet}-gcc-13", f"{triplet}-gcc-14"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.parametrize("triplet,flags,port,ident,want", CROSS,
+                         ids=[f"{c[0]}{''.join(c[1])}@{c[2]}" for c in CROSS])
+def test_cross_built_libraries(tmp_path: Path, triplet: str, flags: list[str], port: str,
+                               ident: str | None, want: dict[str, int | None]) -> None:
+    cc = cross_gcc(triplet)
+    if cc is None:
+        pytest.skip(f"no {triplet}-gcc (Debian: gcc-{triplet})")
+    src = tmp_path / "x.c"
+    src.write_text("int f(void) { return 42; }\n")
+    out = tmp_path / "libx.so.1.0"
+    subprocess.run([cc, *flags, "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libx.so.1",
+                    "-o", str(out), str(src)], check=True, capture_output=True)
+    info = read_path(out, needed=True)
+    found = arch_for_elf(info.ei_class, info.ei_data, info.e_machine, info.e_flags)
+    assert (found.name if found else None) == ident
+    view = pyelftools_view(out)
+    assert {k: getattr(info, k) for k in view} == view
+    for version, flags_wanted in want.items():
+        res = probe(out, ARCHES[port], behaviour(version))
+        if flags_wanted is None:
+            assert res == Reject(None), version
+        else:
+            assert res == Library(flags_wanted, b"libx.so.1"), version
