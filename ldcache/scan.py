@@ -414,6 +414,8 @@ class _Scanner:
         finally:
             os.close(fd)
         self.plan.probed += 1
+        for warning in result.warnings:
+            self.msg(warning)
         if not isinstance(result, Library):
             if result.message is not None and (self.opt.verbose or not result.verbose_only):
                 self.msg(result.message, result.verbose_only)
