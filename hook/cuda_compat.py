@@ -1,0 +1,374 @@
+"""``enable-cuda-compat --host-driver-version=V [--host-cuda-version=C]
+[--cuda-compat-container-root=DIR]``: use the image's CUDA forward-compatibility libraries
+when the host driver is older than they need.
+
+Decided as NVIDIA's hook decides it:
+
+* no host driver version and no host CUDA version: nothing to do (the state is not read);
+* the compat directory (default ``/usr/local/cuda/compat``, resolved inside the root) must
+  hold exactly one regular file ``libcuda.so.*.*``; its name gives the compat driver version;
+* if that library has an ELF section ``.note.cuda.fwd_compatibility`` (a note from "NVIDIA
+  Corporation" whose descriptor is JSON: ``{"CUDA Version": "12.9", "Driver": [535, 550],
+  …}``): with both driver versions known, use the compat libraries when the host driver's
+  major version is listed and the compat driver is newer (semantic-version order); without
+  them, when the note's CUDA version is newer than the host CUDA version;
+* otherwise, if a host CUDA version was given, do not use them; else use them when the host
+  driver's major version is below the compat driver's.
+
+Using them means writing ``/etc/ld.so.conf.d/00-compat-<uuid>.conf`` (mode 0644) naming the
+resolved compat directory; ``00-compat-`` sorts before ``00-nvcr-``, so the update-ldcache
+hook that follows puts these libraries first.  The library file is read through
+:class:`ldcache.inroot.Root`, with every ELF read bounded; a malformed file only costs the
+note (a warning), never the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+from ldcache.errors import RootError
+from ldcache.inroot import DT_REG, Root
+
+from .context import Context, HookError
+from .log import Log
+from .paths import in_root
+
+__all__ = ["run", "SemVer", "parse_semver", "CompatNote", "read_compat_note",
+           "use_compat_libraries", "compat_dir"]
+
+NOTE_SECTION = b".note.cuda.fwd_compatibility"
+NOTE_OWNER = "NVIDIA Corporation"
+SHT_NOTE = 7
+_MAX_SECTIONS = 1 << 16
+_MAX_SHSTRTAB = 1 << 20
+_MAX_NOTE = 1 << 20
+_LIB = re.compile(rb"libcuda\.so\..*\..*", re.S)
+
+
+# --------------------------------------------------------------------------------------------
+# semantic versions (Masterminds/semver NewVersion with coercion, as NVIDIA's hook uses)
+
+_LOOSE = re.compile(r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?"
+                    r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+                    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?")
+_U64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class SemVer:
+    major: int
+    minor: int
+    patch: int
+    pre: str = ""
+
+    def compare(self, other: "SemVer") -> int:
+        for a, b in ((self.major, other.major), (self.minor, other.minor),
+                     (self.patch, other.patch)):
+            if a != b:
+                return -1 if a < b else 1
+        if self.pre == other.pre:
+            return 0
+        if not self.pre:
+            return 1
+        if not other.pre:
+            return -1
+        return _compare_pre(self.pre, other.pre)
+
+
+def _compare_pre(a: str, b: str) -> int:
+    pa, pb = a.split("."), b.split(".")
+    for x, y in zip(pa, pb):
+        if x == y:
+            continue
+        xn, yn = x.isdigit(), y.isdigit()
+        if xn and yn:
+            return -1 if int(x) < int(y) else 1
+        if xn:
+            return -1
+        if yn:
+            return 1
+        return -1 if x < y else 1
+    if len(pa) == len(pb):
+        return 0
+    return -1 if len(pa) < len(pb) else 1
+
+
+def parse_semver(text: str) -> Optional[SemVer]:
+    """``semver.NewVersion`` (coercing): "575.57.08" → 575.57.8; None when not a version."""
+    if not text or len(text) > 256:
+        return None
+    m = _LOOSE.fullmatch(text)
+    if m is None:
+        return None
+    nums = [int(m.group(1)), int((m.group(2) or ".0")[1:]), int((m.group(3) or ".0")[1:])]
+    if any(n > _U64 for n in nums):
+        return None
+    pre = m.group(5) or ""
+    for part in pre.split(".") if pre else ():
+        if part.isdigit() and len(part) > 1 and part[0] == "0":
+            return None
+    return SemVer(nums[0], nums[1], nums[2], pre)
+
+
+# --------------------------------------------------------------------------------------------
+# the ELF note
+
+
+@dataclass(frozen=True)
+class CompatNote:
+    cuda_version: str
+    driver: Tuple[int, ...]
+    device: Tuple[int, ...]
+    format: int = 0
+
+    def use_compat(self, compat: Optional[SemVer], host_driver: Optional[SemVer],
+                   host_cuda: Optional[SemVer]) -> bool:
+        if compat is None or host_driver is None:
+            if host_cuda is not None:
+                mine = parse_semver(self.cuda_version) if self.cuda_version else None
+                return mine is not None and mine.compare(host_cuda) > 0
+            return False
+        if host_driver.major not in self.driver:
+            return False
+        return compat.compare(host_driver) > 0
+
+
+class _NoteError(Exception):
+    pass
+
+
+def _pread(fd: int, off: int, n: int) -> bytes:
+    if off < 0 or n < 0:
+        raise _NoteError("bad offset")
+    data = os.pread(fd, n, off)
+    if len(data) != n:
+        raise _NoteError("truncated file")
+    return data
+
+
+def _align_up(size: int, to: int) -> int:
+    """NVIDIA's ``alignUp`` on a uint32 (``(size + to - 1) &^ (to - 1)``, wrapping)."""
+    to &= 0xFFFFFFFF
+    return ((size + to - 1) & ~(to - 1)) & 0xFFFFFFFF
+
+
+def _trim(data: bytes, start: int, n: int) -> bytes:
+    if not data:
+        return b""
+    start = min(len(data) - 1, start)
+    end = min(len(data), start + n)
+    return data[start:end].strip(b"\0")
+
+
+def _note_section(fd: int, size: int) -> Optional[Tuple[bytes, int, str]]:
+    """(data, sh_addralign, byte order) of the section named .note.cuda.fwd_compatibility of
+    type SHT_NOTE, or None.  _NoteError for a file that is not a readable ELF file."""
+    ident = _pread(fd, 0, 16) if size >= 16 else b""
+    if ident[:4] != b"\x7fELF":
+        raise _NoteError("not an ELF file")
+    cls, data_enc = ident[4], ident[5]
+    if cls not in (1, 2) or data_enc not in (1, 2):
+        raise _NoteError("unknown ELF class or data encoding")
+    order = "<" if data_enc == 1 else ">"
+    if cls == 2:
+        hdr = _pread(fd, 16, 48)
+        shoff, = struct.unpack_from(order + "Q", hdr, 24)
+        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", hdr, 42)
+        want_ent = 64
+    else:
+        hdr = _pread(fd, 16, 36)
+        shoff, = struct.unpack_from(order + "I", hdr, 16)
+        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", hdr, 30)
+        want_ent = 40
+    if shoff == 0:
+        return None
+    if shentsize < want_ent:
+        raise _NoteError("bad section header size")
+
+    def section(i: int) -> Tuple[int, int, int, int, int, int]:
+        """(sh_name, sh_type, sh_offset, sh_size, sh_link, sh_addralign) of section i."""
+        raw = _pread(fd, shoff + i * shentsize, want_ent)
+        if cls == 2:
+            name, typ, _flags, _addr, off, sz, link, _info, align, _ent = struct.unpack(
+                order + "IIQQQQIIQQ", raw)
+        else:
+            name, typ, _flags, _addr, off, sz, link, _info, align, _ent = struct.unpack(
+                order + "IIIIIIIIII", raw)
+        return name, typ, off, sz, link, align
+
+    if shnum == 0 or shstrndx == 0xFFFF:  # extended numbering: the counts are in section 0
+        _n, _t, _o, size0, link0, _a = section(0)
+        if shnum == 0:
+            shnum = size0
+        if shstrndx == 0xFFFF:
+            shstrndx = link0
+    if shnum > _MAX_SECTIONS or shstrndx >= shnum:
+        raise _NoteError("bad section count")
+    _n, _t, str_off, str_size, _l, _a = section(shstrndx)
+    if str_size > _MAX_SHSTRTAB:
+        raise _NoteError("section name table too large")
+    names = _pread(fd, str_off, str_size)
+    for i in range(shnum):
+        name_off, typ, off, sz, _link, align = section(i)
+        if typ != SHT_NOTE:
+            continue
+        end = names.find(b"\0", name_off)
+        name = names[name_off:end if end >= 0 else len(names)] if name_off < len(names) else b""
+        if name != NOTE_SECTION:
+            continue
+        if sz > _MAX_NOTE:
+            raise _NoteError("note section too large")
+        return _pread(fd, off, sz), align, order
+    return None
+
+
+def _as_int(v: Any) -> int:
+    if type(v) is not int:
+        raise _NoteError("not an integer")
+    return v
+
+
+def _field(obj: dict, key: str) -> Any:
+    """Go's encoding/json field matching: exact key, else case-insensitive (last wins)."""
+    if key in obj:
+        return obj[key]
+    found = None
+    for k, v in obj.items():
+        if k.lower() == key.lower():
+            found = v
+    return found
+
+
+def read_compat_note(fd: int, size: int) -> Optional[CompatNote]:
+    """The forward-compatibility note of the library open at ``fd``; None when it has none.
+    Raises ValueError (with a reason) for an unreadable file or malformed note."""
+    try:
+        found = _note_section(fd, size)
+        if found is None:
+            return None
+        data, align, order = found
+        if len(data) < 12:
+            raise _NoteError("failed to read data header")
+        namesz, descsz, _typ = struct.unpack_from(order + "III", data, 0)
+        if namesz == 0 or descsz == 0:
+            return None
+        name = _trim(data, 12, _align_up(namesz, align))
+        if name != NOTE_OWNER.encode():
+            return None
+        desc = _trim(data, 12 + _align_up(namesz, align), descsz)
+        try:
+            obj = json.loads(desc.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise _NoteError(f"could not unmarshal JSON data: {e}") from None
+        if not isinstance(obj, dict):
+            raise _NoteError("could not unmarshal JSON data: not an object")
+        cuda = _field(obj, "CUDA Version")
+        if cuda is not None and not isinstance(cuda, str):
+            raise _NoteError("could not unmarshal JSON data: CUDA Version is not a string")
+        driver = _field(obj, "Driver")
+        device = _field(obj, "Device")
+        fmt = _field(obj, "Format")
+        lists: list[Tuple[int, ...]] = []
+        for v in (driver, device):
+            if v is None:
+                lists.append(())
+            elif isinstance(v, list):
+                lists.append(tuple(_as_int(x) for x in v))
+            else:
+                raise _NoteError("could not unmarshal JSON data: not a list")
+        return CompatNote(cuda or "", lists[0], lists[1], 0 if fmt is None else _as_int(fmt))
+    except (_NoteError, OSError, struct.error) as e:
+        raise ValueError(str(e) if not isinstance(e, OSError) else e.strerror) from None
+
+
+def use_compat_libraries(lib_name: str, note: Optional[CompatNote], host_driver: str,
+                         host_cuda: str, log: Log) -> bool:
+    compat_text = lib_name[len("libcuda.so."):]
+    compat = parse_semver(compat_text)
+    if compat is None:
+        log.warning(f"failed to parse compat driver version {compat_text!r}")
+    driver = parse_semver(host_driver)
+    if driver is None and host_driver:
+        log.warning(f"failed to parse host driver version {host_driver!r}")
+    cuda = parse_semver(host_cuda)
+    if cuda is None and host_cuda:
+        log.warning(f"failed to parse host CUDA version {host_cuda!r}")
+    if note is not None:
+        return note.use_compat(compat, driver, cuda)
+    if host_cuda:
+        return False
+    if driver is None or compat is None:
+        return False
+    if driver.major < compat.major:
+        return True
+    log.debug(f"Compat major version is not greater than the host driver major version "
+              f"({host_driver} >= {compat_text})")
+    return False
+
+
+def compat_dir(root: Root, compat_root: str, host_driver: str, host_cuda: str,
+               log: Log) -> Optional[bytes]:
+    """The resolved in-root compat directory to configure, or None."""
+    want = in_root(compat_root)
+    if not root.exists(want):
+        log.debug("No CUDA forward compatibility libraries directory in container")
+        return None
+    try:
+        resolved = root.resolve(want)
+        entries = root.listdir(resolved)
+    except RootError as e:
+        log.warning(f"Failed to find CUDA compat library: {e}")
+        return None
+    libs = sorted(name for name, dt in entries if dt == DT_REG and _LIB.fullmatch(name))
+    if not libs:
+        log.debug("No CUDA forward compatibility libraries in container")
+        return None
+    if len(libs) != 1:
+        log.warning(f"Unexpected number of CUDA compat libraries in container: "
+                    f"{[os.fsdecode(n) for n in libs]}")
+        return None
+    lib = (resolved.rstrip(b"/") + b"/" + libs[0])
+    try:
+        fd = root.open(lib, follow=False)
+    except RootError as e:
+        raise HookError(f"failed to open CUDA compat library {os.fsdecode(lib)}: {e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            note = read_compat_note(fd, st.st_size)
+        except ValueError as e:
+            log.warning(f"failed to get ELF header from CUDA compat library: {e}")
+            note = None
+    finally:
+        os.close(fd)
+    if not use_compat_libraries(os.fsdecode(libs[0]), note, host_driver, host_cuda, log):
+        return None
+    return resolved
+
+
+def run(ctx: Context) -> None:
+    host_driver = ctx.string("host-driver-version")
+    host_cuda = ctx.string("host-cuda-version")
+    if not host_driver and not host_cuda:
+        ctx.log.debug("Neither a host driver version nor a host CUDA version was specified")
+        return
+    compat_root = ctx.string("cuda-compat-container-root") or "/usr/local/cuda/compat"
+    root_path = ctx.container_root()
+    from .update_ldcache import write_dropin
+
+    with Root(root_path) as root:
+        d = compat_dir(root, compat_root, host_driver, host_cuda, ctx.log)
+        if d is None:
+            return
+        path = write_dropin(root, b"00-compat-", [d], lambda: str(uuid.uuid4()))
+        ctx.log.debug(f"Adding directories [{os.fsdecode(d)}] to {os.fsdecode(path)}")
+

@@ -1,0 +1,94 @@
+"""Write an isolated launcher for ``cdi-hook`` (the way to install it for CDI specs).
+
+    python3 -I -m hook.launcher /usr/local/bin/cdi-hook
+    ln -s cdi-hook /usr/local/bin/nvidia-cdi-hook      # where specs name NVIDIA's binary
+
+The launcher is a three-line Python script whose first line is
+``#!<this interpreter> -IS``: the kernel starts the interpreter isolated (no ``PYTHON*``
+variables, no user site-packages, no working directory on ``sys.path``, no ``site``
+processing), so nothing in the environment a runtime passes on — which may be the container
+image's — is consulted before the hook's own code runs.  ``sys.path`` is then extended with
+the directory holding this package and this interpreter's site-packages directories, fixed
+now (see :mod:`hook.main` for the whole argument).  The console script pip installs as
+``cdi-hook`` cannot do this (its first line has no flags), so it re-executes itself isolated
+instead, which protects everything after start-up but not start-up itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+__all__ = ["launcher_text", "write_launcher", "main"]
+
+#: Linux reads at most this much of a "#!" line (BINPRM_BUF_SIZE since 5.1).
+_SHEBANG_MAX = 255
+
+
+def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] = None) -> str:
+    """The launcher script for interpreter ``python`` (default: this one)."""
+    from .main import isolated_sys_path
+
+    exe = python or sys.executable
+    if not exe or not os.path.isabs(exe):
+        raise ValueError(f"the interpreter must be an absolute path, not {exe!r}")
+    if any(c.isspace() for c in exe):
+        raise ValueError(f"the interpreter path {exe!r} has white space, which a '#!' line "
+                         "cannot carry")
+    shebang = f"#!{exe} -IS"
+    if len(shebang) > _SHEBANG_MAX:
+        raise ValueError(f"the interpreter path is too long for a '#!' line: {exe!r}")
+    dirs = list(paths) if paths is not None else isolated_sys_path()
+    return (f"{shebang}\n"
+            "# cdi-hook launcher (written by python3 -m hook.launcher): an isolated interpreter\n"
+            "# with an explicit sys.path; the environment and working directory are ignored.\n"
+            "import sys\n"
+            f"sys.path[len(sys.path):] = {dirs!r}\n"
+            "from hook.main import main\n"
+            "raise SystemExit(main())\n")
+
+
+def write_launcher(dest: str, python: Optional[str] = None,
+                   paths: Optional[Sequence[str]] = None) -> str:
+    """Write the launcher to ``dest`` (mode 0755, replaced atomically); returns ``dest``."""
+    text = launcher_text(python, paths)
+    directory = os.path.dirname(os.path.abspath(dest))
+    fd, tmp = tempfile.mkstemp(prefix=".cdi-hook-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return dest
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python3 -m hook.launcher",
+                                description="Write an isolated cdi-hook launcher script.")
+    p.add_argument("dest", help="where to write it, e.g. /usr/local/bin/cdi-hook")
+    p.add_argument("--python", help="interpreter to use (default: this one, "
+                   f"{sys.executable})")
+    p.add_argument("--print", action="store_true", help="print the script instead")
+    args = p.parse_args(argv)
+    try:
+        if args.print:
+            sys.stdout.write(launcher_text(args.python))
+        else:
+            write_launcher(args.dest, args.python)
+    except (OSError, ValueError) as e:
+        sys.stderr.write(f"hook.launcher: {e}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

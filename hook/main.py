@@ -1,0 +1,206 @@
+"""``cdi-hook``: entry point, isolation, dispatch.
+
+Isolation (CVE-2025-23266)
+--------------------------
+An OCI runtime may start a hook with the *container image's* environment and with the
+container root as working directory.  Whatever the image sets must not change what the
+hook does.  The defences, in order:
+
+1. **The launcher** (recommended; see :mod:`hook.launcher`): a script whose first line is
+   ``#!/path/to/python3 -IS``.  ``-I`` makes the interpreter ignore every ``PYTHON*``
+   variable (``PYTHONPATH``, ``PYTHONHOME``, ``PYTHONSTARTUP``, ``PYTHONINSPECT``,
+   ``PYTHONPYCACHEPREFIX``…), the user site-packages and the working directory; ``-S`` skips
+   ``site`` (no ``.pth`` processing, no ``sitecustomize``).  The launcher then puts this
+   package's directory and the interpreter's site-packages directories (fixed when the
+   launcher was written) on ``sys.path`` and calls :func:`main`.  Nothing the image
+   controls is consulted before our code runs.
+
+2. **Re-execution** (any other way of starting us, e.g. the console script pip generates):
+   the first thing :func:`main` does is ``chdir("/")``, ``umask(022)`` and, unless the
+   interpreter is already isolated (``sys.flags.isolated``), ``execve`` of
+   ``sys.executable -I -S -c BOOT`` with the same explicit ``sys.path`` and an environment
+   holding only the ``NVIDIA_CTK_*``/``NVIDIA_CDI_*`` debug/quiet variables.  Everything the
+   hook then imports (``ldcache``, ``construct``, ``json``…) and does comes from the
+   isolated interpreter.  Before that point this module imports nothing but ``os`` and
+   ``sys`` (both loaded before any ``PYTHONPATH`` entry is consulted; hence also no
+   ``from __future__`` import here) and ``site`` (loaded at start-up).
+
+   What re-execution *cannot* undo is what ran before :func:`main` got control: a pip
+   console script starts a non-isolated interpreter, which processes ``PYTHONPATH`` (a
+   hostile ``sitecustomize.py``, or a ``hook`` package shadowing this one) during
+   start-up.  Hence the launcher for CDI specs.
+
+3. **The runtime's side**: ``LD_PRELOAD``/``LD_LIBRARY_PATH`` act on the interpreter binary
+   itself, before any Python runs.  Only the CDI spec can prevent that: give each hook an
+   explicit ``env`` (e.g. ``["NVIDIA_CTK_DEBUG=false"]``), which replaces the inherited one.
+
+Nothing in the container image is ever executed: the hooks only read and write files
+through :class:`ldcache.inroot.Root`.
+"""
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover - (no typing import at run time, see above)
+    from typing import BinaryIO, Mapping
+
+__all__ = ["main", "run", "isolated_sys_path", "boot_code", "KEEP_ENV"]
+
+#: Environment variables passed to the re-executed interpreter (everything else is dropped).
+KEEP_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG", "NVIDIA_CTK_QUIET", "NVIDIA_CDI_QUIET",
+            "NVIDIA_CTK_CONFIG")
+#: Set in the re-executed interpreter's environment (a guard against exec loops).
+_MARK = "CDI_HOOK_REEXEC"
+
+
+def isolated_sys_path() -> "list[str]":
+    """What the isolated interpreter appends to its (standard-library-only) ``sys.path``:
+    the directory holding this package, then the interpreter's site-packages directories."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = [here]
+    import site  # already loaded at start-up (or harmless: standard library, -I -S)
+
+    try:
+        dirs = site.getsitepackages()
+    except AttributeError:  # pragma: no cover - virtualenv's old site.py
+        dirs = []
+    for d in dirs:
+        if d not in out and os.path.isdir(d):
+            out.append(d)
+    return out
+
+
+def boot_code(paths: "list[str]") -> str:
+    """The program the isolated interpreter runs (``-c``): set sys.path, call main."""
+    return ("import sys\n"
+            f"sys.path[len(sys.path):] = {paths!r}\n"
+            "del sys.argv[0]\n"
+            "from hook.main import main\n"
+            "raise SystemExit(main())\n")
+
+
+def _isolate(argv: "list[str]") -> None:
+    """Leave the inherited directory and umask; become an isolated interpreter (may exec)."""
+    try:
+        os.chdir("/")
+    except OSError:
+        pass
+    os.umask(0o022)
+    if sys.flags.isolated:
+        return
+    if os.environ.get(_MARK) == "1":
+        # Re-executed once already and still not isolated: never loop.
+        return
+    exe = sys.executable
+    if not exe or not os.path.isabs(exe):
+        return
+    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+    env[_MARK] = "1"
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    os.execve(exe, [exe, "-I", "-S", "-c", boot_code(isolated_sys_path()), *argv], env)
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    """Console entry point.  With ``argv`` None: the process's own command line, isolated
+    first (see the module docstring).  With a list (argv[0] first): run in this process."""
+    if argv is None:
+        argv = list(sys.argv) or ["cdi-hook"]
+        _isolate(argv)
+    return run(argv[0], argv[1:])
+
+
+def _prog(argv0: str) -> str:
+    base = os.path.basename(argv0 or "")
+    if base.startswith(("nvidia-cdi-hook", "nvidia-ctk", "cdi-hook")):
+        return base
+    return "cdi-hook"
+
+
+def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
+        env: "Mapping[str, str] | None" = None) -> int:
+    """Parse ``args`` (as invoked under ``argv0``) and run the hook; the exit status."""
+    import contextlib
+    import io
+
+    from ldcache import __version__
+    from ldcache.errors import LdcacheError
+
+    from .commands import DEBUG_ENV, QUIET_ENV, env_bool, help_text, parse, shape_of
+    from .context import Context
+    from .log import DEBUG, ERROR, INFO, Log
+
+    environ = os.environ if env is None else env
+    prog = _prog(argv0)
+    inv = parse(args, shape_of(argv0))
+    log = Log(prog)
+
+    problems = []
+    debug = inv.globals.get("debug")
+    if not isinstance(debug, bool):
+        debug, problem = env_bool(environ, DEBUG_ENV)
+        problems.append(problem)
+    quiet = inv.globals.get("quiet")
+    if not isinstance(quiet, bool):
+        quiet, problem = env_bool(environ, QUIET_ENV)
+        problems.append(problem)
+    log.level = ERROR if quiet else DEBUG if debug else INFO
+    for problem in problems:
+        if problem:
+            log.warning(problem)
+
+    if inv.action == "help":
+        shown = prog if inv.shape == "cdi-hook" else f"{prog} hook"
+        sys.stdout.write(help_text(shown, inv.help_for))
+        return 0
+    if inv.action == "version":
+        sys.stdout.write(f"{prog} version {__version__} (ldcache)\n")
+        return 0
+    if inv.action == "unsupported":
+        log.warning(inv.message)
+        return 0
+    if inv.action == "usage" or inv.hook is None:
+        log.error(inv.message or "nothing to do")
+        return 1
+
+    spec = inv.hook
+    for text in inv.deprecations:
+        log.warning(f"{spec.name}: {text}")
+    if inv.extra:
+        log.debug(f"{spec.name}: ignoring extra arguments {inv.extra!r}")
+    if spec.name == "noop":
+        return 0
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    ctx = Context(inv.options, log, stream, hook=spec.name)
+    import importlib
+
+    try:
+        module = importlib.import_module(spec.module)
+        hook_run = getattr(module, "run")
+        if quiet:
+            # The library reports ldconfig's own warnings on stderr; --quiet hides them.
+            sink = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace")
+            log._stream = sys.stderr  # keep errors on the real stderr
+            with contextlib.redirect_stderr(sink):
+                hook_run(ctx)
+        else:
+            hook_run(ctx)
+    except LdcacheError as e:
+        log.error(f"{spec.name}: {e}")
+        return 1
+    except OSError as e:
+        log.error(f"{spec.name}: {e.strerror or e}"
+                  + (f": {e.filename}" if getattr(e, "filename", None) else ""))
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug must still be one line and exit 1
+        if log.debugging:
+            import traceback
+
+            traceback.print_exc()
+        log.error(f"{spec.name}: internal error: {type(e).__name__}: {e}")
+        return 1
+    return 0

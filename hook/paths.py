@@ -1,0 +1,24 @@
+"""In-root path spelling shared by the hooks."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+__all__ = ["in_root", "split"]
+
+
+def in_root(path: str | bytes) -> bytes:
+    """``path`` as an absolute in-root path, ``.`` and ``..`` folded lexically (``..`` never
+    climbs above ``/``), as ``filepath.Join(root, path)`` spells it in NVIDIA's hook."""
+    p = path if isinstance(path, bytes) else os.fsencode(path)
+    norm = posixpath.normpath(b"/" + p)
+    if norm.startswith(b"//"):
+        norm = b"/" + norm.lstrip(b"/")
+    return norm
+
+
+def split(path: bytes) -> tuple[bytes, bytes]:
+    """(parent, name) of a normalised in-root path other than ``/``."""
+    parent, _, name = path.rpartition(b"/")
+    return (parent or b"/"), name

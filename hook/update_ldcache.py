@@ -1,0 +1,288 @@
+"""``update-ldcache --folder DIR … [--ldconfig-path PATH]``: the container's ld.so.cache.
+
+What NVIDIA's hook does with the host's ``ldconfig`` in a pivoted mount namespace, done here
+by reading and writing files through :class:`ldcache.inroot.Root`, executing nothing:
+
+1. create ``/etc/ld.so.conf.d`` if missing, and ``/etc/ld.so.conf`` holding
+   ``include /etc/ld.so.conf.d/*.conf`` if the image has none (distroless images);
+2. write ``/etc/ld.so.conf.d/00-nvcr-<random>.conf`` (mode 0644) listing the folders the
+   configuration (and the image glibc's built-in system directories) does not already name;
+3. make the SONAME links and write ``/etc/ld.so.cache`` with :func:`ldcache.build.run_build`,
+   exactly as the image's own glibc ``ldconfig`` would (its version, build and
+   architecture are read from its files), generator string included.
+
+Where the image's ``/etc/ld.so.conf`` exists but does not reach the drop-in (it does not
+include ``/etc/ld.so.conf.d/*.conf``, or it is a dangling link), the folders are also given
+to the build as command-line directories — ``ldconfig DIR…`` — so they are in the cache all
+the same.
+
+Images without glibc that carry a musl loader (``/lib/ld-musl-ARCH.so.1``) have no
+ld.so.cache: ``/etc/ld-musl-ARCH.path`` is written instead (the folders, then musl's default
+``/lib``, ``/usr/local/lib``, ``/usr/lib``) or, when the image has one, extended with the
+folders it does not list.
+
+``--ldconfig-path`` is accepted and never executed.  The root ``/`` is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import posixpath
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+from ldcache.errors import RootError
+from ldcache.inroot import Root
+
+from .context import Context, HookError
+from .log import Log
+
+__all__ = ["run", "update_root", "UpdateResult", "write_dropin", "validate_folders",
+           "musl_arches", "CONF", "CONF_D", "INCLUDE_LINE", "MUSL_DEFAULT_PATH"]
+
+CONF = b"/etc/ld.so.conf"
+CONF_D = b"/etc/ld.so.conf.d"
+INCLUDE_LINE = b"include /etc/ld.so.conf.d/*.conf\n"
+#: musl's built-in library path (ldso/dynlink.c), used when no .path file exists.
+MUSL_DEFAULT_PATH = (b"/lib", b"/usr/local/lib", b"/usr/lib")
+_MUSL_ARCH = re.compile(rb"[A-Za-z0-9_+-]+")
+_MAX_PATH_FILE = 1 << 20
+
+
+@dataclass
+class UpdateResult:
+    """What :func:`update_root` did (for messages and tests)."""
+
+    #: In-root path of the drop-in written, or None.
+    dropin: Optional[bytes] = None
+    #: Folders the drop-in lists (those not configured before).
+    added: List[bytes] = field(default_factory=list)
+    created_conf: bool = False
+    #: Folders also passed as command-line directories (the configuration misses them).
+    cmdline_dirs: List[bytes] = field(default_factory=list)
+    #: Cache entries written (None: no cache built, musl only).
+    entries: Optional[int] = None
+    #: musl .path files written (in-root paths).
+    musl_paths: List[bytes] = field(default_factory=list)
+    generator: Optional[bytes] = None
+
+
+def _norm(d: bytes) -> bytes:
+    """A directory as a comparable absolute path (trailing slashes and ``.``/``..`` folded)."""
+    s = posixpath.normpath(d.rstrip(b" \t\n\v\f\r"))
+    if s.startswith(b"//"):
+        s = b"/" + s.lstrip(b"/")
+    return s
+
+
+def validate_folders(folders: List[str]) -> List[bytes]:
+    """The folders as in-root absolute paths, each once; HookError for one that cannot be
+    written as an ld.so.conf line."""
+    out: List[bytes] = []
+    seen = set()
+    for f in folders:
+        b = os.fsencode(f)
+        if not b.startswith(b"/"):
+            raise HookError(f"invalid folder {f!r}: not an absolute path")
+        if any(c in b for c in (b"\n", b"\r", b"\0", b"#")):
+            raise HookError(f"invalid folder {f!r}: it cannot be written to ld.so.conf")
+        n = _norm(b)
+        if n not in seen:
+            seen.add(n)
+            out.append(n)
+    return out
+
+
+def musl_arches(root: Root) -> List[bytes]:
+    """ARCH of every ``/lib/ld-musl-ARCH.so.1`` in the root."""
+    out = []
+    for p in root.glob(b"/lib/ld-musl-*.so.1"):
+        name = p.rsplit(b"/", 1)[-1]
+        arch = name[len(b"ld-musl-"):-len(b".so.1")]
+        if _MUSL_ARCH.fullmatch(arch):
+            out.append(arch)
+    return out
+
+
+def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) -> bool:
+    """Write or extend ``/etc/ld-musl-ARCH.path``; False when nothing needed adding."""
+    path = b"/etc/ld-musl-" + arch + b".path"
+    shown = os.fsdecode(path)
+    try:
+        data = root.read_file(path, max_bytes=_MAX_PATH_FILE)
+    except RootError as e:
+        raise HookError(f"failed to read {shown}: {e}") from None
+    if data is None:
+        entries = list(dict.fromkeys(folders + list(MUSL_DEFAULT_PATH)))
+        content = b"\n".join(entries) + b"\n"
+    else:
+        present = {_norm(e) for e in re.split(rb"[:\n]", data) if e.strip()}
+        missing = [f for f in folders if f not in present]
+        if not missing:
+            log.debug(f"{shown} already lists every folder")
+            return False
+        sep = b"\n" if data and not data.endswith(b"\n") else b""
+        content = data + sep + b"\n".join(missing) + b"\n"
+    try:
+        root.makedirs(b"/etc")
+        root.write_atomic(path, content, 0o644)
+    except RootError as e:
+        raise HookError(f"failed to write {shown}: {e}") from None
+    log.debug(f"wrote {shown}")
+    return True
+
+
+def _ensure_conf(root: Root) -> bool:
+    """Create /etc/ld.so.conf including the drop-in directory if there is none."""
+    try:
+        fd = root.open(CONF, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except RootError as e:
+        if e.errno == errno.EEXIST:
+            return False
+        raise HookError(f"failed to create {os.fsdecode(CONF)}: {e}") from None
+    try:
+        os.write(fd, INCLUDE_LINE)
+        os.fchmod(fd, 0o644)
+    except OSError as e:
+        raise HookError(f"failed to write {os.fsdecode(CONF)}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    return True
+
+
+def _configured(root: Root, behaviour: object, system_dirs: tuple) -> set:
+    from ldcache.conf import parse_conf
+
+    result = parse_conf(root, CONF, behaviour)  # type: ignore[arg-type]
+    out = {_norm(d.path) for d in result.dirs if d.path.startswith(b"/")}
+    out.update(_norm(d) for d in system_dirs)
+    return out
+
+
+def _random_digits() -> str:
+    """What Go's os.CreateTemp puts in place of '*': a random decimal number."""
+    return str(secrets.randbelow(1 << 32))
+
+
+def _write_dropin(root: Root, prefix: bytes, lines: List[bytes],
+                  random: Callable[[], str] = _random_digits) -> bytes:
+    """Create ``/etc/ld.so.conf.d/PREFIX<random>.conf`` (O_EXCL, mode 0644)."""
+    for _ in range(32):
+        name = prefix + random().encode() + b".conf"
+        path = CONF_D + b"/" + name
+        try:
+            fd = root.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except RootError as e:
+            if e.errno == errno.EEXIST:
+                continue
+            raise HookError(f"failed to create config file in {os.fsdecode(CONF_D)}: {e}"
+                            ) from None
+        try:
+            data = b"".join(line + b"\n" for line in lines)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, 0o644)
+        except OSError as e:
+            raise HookError(f"failed to write {os.fsdecode(path)}: {e.strerror}") from None
+        finally:
+            os.close(fd)
+        return path
+    raise HookError(f"failed to create config file in {os.fsdecode(CONF_D)}: no unique name")
+
+
+def write_dropin(root: Root, prefix: bytes, lines: List[bytes],
+                 random: Callable[[], str] = _random_digits) -> bytes:
+    """Create ``/etc/ld.so.conf.d`` if needed and ``PREFIX<random>.conf`` in it."""
+    try:
+        root.makedirs(CONF_D)
+    except RootError as e:
+        raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {e}") from None
+    return _write_dropin(root, prefix, lines, random)
+
+
+def _refuse_host_root(root_path: str) -> None:
+    if not root_path or os.path.normpath(root_path) == "/":
+        raise HookError(f"refusing to update the ld cache of root {root_path!r}: "
+                        "not a container root")
+    try:
+        a, b = os.stat(root_path), os.stat("/")
+    except OSError as e:
+        raise HookError(f"cannot use container root {root_path}: {e.strerror}") from None
+    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+        raise HookError(f"refusing to update the ld cache of root {root_path}: it is the "
+                        "host's /")
+
+
+def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
+    """Do the whole job on the container root at host path ``root_path``."""
+    from ldcache.detect import describe_root, detect_glibc
+
+    _refuse_host_root(root_path)
+    res = UpdateResult()
+    with Root(root_path) as root:
+        glibc = detect_glibc(root)
+        musl = musl_arches(root)
+        if glibc is None and musl:
+            for arch in musl:
+                if update_musl_path(root, arch, folders, log):
+                    res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
+            return res
+        try:
+            root.makedirs(CONF_D)
+        except RootError as e:
+            raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {e}") from None
+        res.created_conf = _ensure_conf(root)
+        if folders:
+            # The root's glibc behaviour and system directories (its notices are printed
+            # once, by the build below).
+            with contextlib.redirect_stderr(io.StringIO()):
+                info = describe_root(root, prog="cdi-hook")
+            configured = _configured(root, info.behaviour, info.system_dirs)
+            res.added = [f for f in folders if f not in configured]
+            if res.added:
+                res.dropin = _write_dropin(root, b"00-nvcr-", res.added)
+                log.debug(f"wrote {os.fsdecode(res.dropin)}: "
+                          f"{', '.join(os.fsdecode(f) for f in res.added)}")
+                now = _configured(root, info.behaviour, info.system_dirs)
+                res.cmdline_dirs = [f for f in res.added if f not in now]
+                if res.cmdline_dirs:
+                    log.debug(f"{os.fsdecode(CONF)} does not reach the drop-in; also "
+                              f"scanning {', '.join(map(os.fsdecode, res.cmdline_dirs))}")
+            else:
+                log.debug("every folder is already configured")
+        res.generator = glibc.ldconfig_generator if glibc is not None else None
+    _build(root_path, res)
+    if musl:
+        with Root(root_path) as root:
+            for arch in musl:
+                if update_musl_path(root, arch, folders, log):
+                    res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
+    return res
+
+
+def _build(root_path: str, res: UpdateResult) -> None:
+    from ldcache.build import BuildOptions, run_build
+
+    options = BuildOptions(root=root_path, dirs=tuple(res.cmdline_dirs), prog="cdi-hook",
+                           generator=res.generator or BuildOptions.generator)
+    result = run_build(options)
+    res.entries = len(result.cache.entries) if result.cache is not None else None
+
+
+def run(ctx: Context) -> None:
+    ldconfig = ctx.string("ldconfig-path")
+    if not ldconfig:
+        raise HookError("ldconfig-path must be specified")
+    ctx.log.debug(f"--ldconfig-path {ldconfig}: accepted, not executed (the cache is built "
+                  "without running any ldconfig)")
+    folders = validate_folders(ctx.strings("folder"))
+    root_path = ctx.container_root()
+    res = update_root(root_path, folders, ctx.log)
+    if res.entries is not None:
+        ctx.log.debug(f"wrote /etc/ld.so.cache: {res.entries} entries")
