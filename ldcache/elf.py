@@ -653,7 +653,12 @@ def read_elf(fd: int, size: int, *, needed: bool = False, osversion: bool = Fals
 # --- process_file -----------------------------------------------------------------------------
 
 def _aout_soname(path: bytes) -> bytes:
-    lib = path.rsplit(b"/", 1)[-1]
+    return soname_from_file_name(path.rsplit(b"/", 1)[-1])
+
+
+def soname_from_file_name(lib: bytes) -> bytes:
+    """A file name cut at the first ``.`` after ``.so.`` (``libfoo.so.1.2.3`` → ``libfoo.so.1``):
+    the a.out soname, and glibc 2.37's name for a library without DT_SONAME."""
     major = lib.find(b".so.")
     if major >= 0:
         dot = lib.find(b".", major + 4)

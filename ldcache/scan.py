@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Union
 
 from .arch import Arch
 from .conf import ConfDir, parse_conf, trim_dir
-from .elf import Library, process_file
+from .elf import Library, process_file, soname_from_file_name
 from .errors import RootError
 from .format import HWCAP_EXTENSION, Cache, Entry
 from .glibc import Behaviour
@@ -225,13 +225,7 @@ def _is_temporary(name: bytes, b: Behaviour) -> bool:
 
 def implicit_soname(name: bytes, b: Behaviour) -> bytes:
     """The soname of a library without DT_SONAME: its file name (2.37: cut after .so.N)."""
-    if b.truncate_implicit_soname:
-        i = name.find(b".so.")
-        if i >= 0:
-            j = name.find(b".", i + 4)
-            if j >= 0:
-                return name[:j]
-    return name
+    return soname_from_file_name(name) if b.truncate_implicit_soname else name
 
 
 # --- scanning ------------------------------------------------------------------------------
