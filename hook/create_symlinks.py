@@ -43,6 +43,8 @@ def parse_links(specs: list[str]) -> list[tuple[bytes, bytes]]:
                             f"{'target' if not target else 'link'}")
         if "\0" in spec:
             raise HookError(f"invalid symlink specification {spec!r}: NUL byte")
+        if in_root(link) == b"/":
+            raise HookError(f"invalid link path {link!r}: the root itself")
         out.append((os.fsencode(target), os.fsencode(link)))
     return out
 
@@ -51,8 +53,6 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
     """Make in-root ``link`` a symlink to ``target``; False if it already was one."""
     path = in_root(link)
     shown = os.fsdecode(path)
-    if path == b"/":
-        raise HookError(f"invalid link path {os.fsdecode(link)!r}: the root itself")
     parent, name = split(path)
     try:
         if root.readlink(path) == target:
@@ -84,7 +84,7 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
         except RootError:
             pass
         raise HookError(f"failed to create link {shown}: {e}") from None
-    ctx.log.info(f"Symlinking {shown} to {os.fsdecode(target)}")
+    ctx.log.debug(f"Symlinking {shown} to {os.fsdecode(target)}")
     return True
 
 

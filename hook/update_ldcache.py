@@ -113,6 +113,8 @@ def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) ->
     """Write or extend ``/etc/ld-musl-ARCH.path``; False when nothing needed adding."""
     path = b"/etc/ld-musl-" + arch + b".path"
     shown = os.fsdecode(path)
+    if not folders:
+        return False
     try:
         data = root.read_file(path, max_bytes=_MAX_PATH_FILE)
     except RootError as e:
