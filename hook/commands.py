@@ -29,7 +29,6 @@ Three argv shapes are answered (decided by :func:`shape_of` from argv[0]):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,39 +47,59 @@ DEBUG_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG")
 QUIET_ENV = ("NVIDIA_CTK_QUIET", "NVIDIA_CDI_QUIET")
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One command-line flag."""
+# (Plain classes rather than dataclasses: the hook's start-up time is budgeted.)
 
-    name: str
-    #: "bool", "string" or "list" (repeatable; values also split at commas).
-    kind: str
-    help: str
-    aliases: Tuple[str, ...] = ()
-    default: Optional[str] = None
-    metavar: Optional[str] = None
-    #: Not shown in help (still accepted).
-    hidden: bool = False
-    #: Environment variables that set this flag when it is not given.
-    env: Tuple[str, ...] = ()
-    #: Accepted for old CDI specs; what is said when it is used.
-    deprecated: Optional[str] = None
+
+class Flag:
+    """One command-line flag.
+
+    ``kind``: "bool", "string" or "list" (repeatable; values also split at commas);
+    ``hidden``: not shown in help (still accepted); ``env``: environment variables that set
+    it when it is not given; ``deprecated``: accepted for old CDI specs, and what is said
+    when it is used.
+    """
+
+    __slots__ = ("name", "kind", "help", "aliases", "default", "metavar", "hidden", "env",
+                 "deprecated")
+
+    def __init__(self, name: str, kind: str, help: str, aliases: Tuple[str, ...] = (),
+                 default: Optional[str] = None, metavar: Optional[str] = None,
+                 hidden: bool = False, env: Tuple[str, ...] = (),
+                 deprecated: Optional[str] = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.help = help
+        self.aliases = aliases
+        self.default = default
+        self.metavar = metavar
+        self.hidden = hidden
+        self.env = env
+        self.deprecated = deprecated
+
+    def __repr__(self) -> str:
+        return f"Flag({self.name!r}, {self.kind!r})"
 
     @property
     def names(self) -> Tuple[str, ...]:
         return (self.name,) + self.aliases
 
 
-@dataclass(frozen=True)
 class HookSpec:
     """One hook: its name, flags and the module whose ``run(ctx)`` carries it out."""
 
-    name: str
-    help: str
-    flags: Tuple[Flag, ...]
-    module: str
-    hidden: bool = False
-    description: str = ""
+    __slots__ = ("name", "help", "flags", "module", "hidden", "description")
+
+    def __init__(self, name: str, help: str, flags: Tuple[Flag, ...], module: str,
+                 hidden: bool = False, description: str = "") -> None:
+        self.name = name
+        self.help = help
+        self.flags = flags
+        self.module = module
+        self.hidden = hidden
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"HookSpec({self.name!r})"
 
 
 _CONTAINER_SPEC = Flag(
@@ -220,27 +239,36 @@ class UsageError(Exception):
         self.undefined = undefined
 
 
-@dataclass
 class Invocation:
-    """What a command line asks for."""
+    """What a command line asks for.
 
-    #: "run", "help", "version", "unsupported" (warn, exit 0) or "usage" (error, exit 1).
-    action: str
-    hook: Optional[HookSpec] = None
-    #: The hook's flag values (canonical names; defaults filled in).
-    options: Dict[str, Value] = field(default_factory=dict)
-    #: Global flags given on the command line (debug, quiet, config).
-    globals: Dict[str, Value] = field(default_factory=dict)
-    #: Extra positional arguments after the hook name (ignored, as NVIDIA's hook does).
-    extra: List[str] = field(default_factory=list)
-    #: The warning (unsupported) or error (usage) text.
-    message: str = ""
-    #: For help: the hook whose help is wanted (None: the whole program).
-    help_for: Optional[HookSpec] = None
-    #: Deprecated flags that were used (their messages).
-    deprecations: List[str] = field(default_factory=list)
-    #: "cdi-hook" or "nvidia-ctk".
-    shape: str = "cdi-hook"
+    ``action``: "run", "help", "version", "unsupported" (warn, exit 0) or "usage" (error,
+    exit 1); ``options``: the hook's flag values (canonical names, defaults filled in);
+    ``globals``: global flags given on the command line (debug, quiet, config); ``extra``:
+    positional arguments after the hook name (ignored, as NVIDIA's hook ignores them);
+    ``message``: the warning or error text; ``help_for``: the hook whose help is wanted;
+    ``deprecations``: messages for deprecated flags used; ``shape``: "cdi-hook" or
+    "nvidia-ctk".
+    """
+
+    def __init__(self, action: str, hook: Optional[HookSpec] = None,
+                 options: Optional[Dict[str, Value]] = None,
+                 globals: Optional[Dict[str, Value]] = None,
+                 extra: Optional[List[str]] = None, message: str = "",
+                 help_for: Optional[HookSpec] = None,
+                 deprecations: Optional[List[str]] = None, shape: str = "cdi-hook") -> None:
+        self.action = action
+        self.hook = hook
+        self.options: Dict[str, Value] = options if options is not None else {}
+        self.globals: Dict[str, Value] = globals if globals is not None else {}
+        self.extra: List[str] = extra if extra is not None else []
+        self.message = message
+        self.help_for = help_for
+        self.deprecations: List[str] = deprecations if deprecations is not None else []
+        self.shape = shape
+
+    def __repr__(self) -> str:
+        return f"Invocation({self.action!r}, hook={self.hook!r}, message={self.message!r})"
 
 
 # --------------------------------------------------------------------------------------------

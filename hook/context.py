@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import BinaryIO, List, Mapping, Optional, Union
 
 from ldcache.errors import LdcacheError
@@ -16,14 +15,16 @@ class HookError(LdcacheError):
     """A hook cannot do its job; the message is the one line printed."""
 
 
-@dataclass
 class Context:
-    options: Mapping[str, Union[bool, str, List[str]]]
-    log: Log
-    stdin: BinaryIO
-    #: The hook's name, for messages.
-    hook: str = ""
-    _root: Optional[str] = field(default=None, repr=False)
+    """A hook's options, logger and standard input (where the OCI state is)."""
+
+    def __init__(self, options: Mapping[str, Union[bool, str, List[str]]], log: Log,
+                 stdin: BinaryIO, hook: str = "") -> None:
+        self.options = options
+        self.log = log
+        self.stdin = stdin
+        self.hook = hook
+        self._root: Optional[str] = None
 
     def string(self, name: str) -> str:
         value = self.options.get(name, "")

@@ -45,6 +45,8 @@ def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] =
     return (f"{shebang}\n"
             "# cdi-hook launcher (written by python3 -m hook.launcher): an isolated interpreter\n"
             "# with an explicit sys.path; the environment and working directory are ignored.\n"
+            "import gc\n"
+            "gc.disable()  # re-enabled by the hook once its imports are done\n"
             "import sys\n"
             f"sys.path[len(sys.path):] = {dirs!r}\n"
             "from hook.main import main\n"

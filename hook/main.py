@@ -43,7 +43,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - (no typing import at run time, see above)
-    from typing import BinaryIO, Mapping
+    from typing import BinaryIO, Mapping, NoReturn
 
 __all__ = ["main", "run", "isolated_sys_path", "boot_code", "KEEP_ENV"]
 
@@ -73,7 +73,9 @@ def isolated_sys_path() -> "list[str]":
 
 def boot_code(paths: "list[str]") -> str:
     """The program the isolated interpreter runs (``-c``): set sys.path, call main."""
-    return ("import sys\n"
+    return ("import gc\n"
+            "gc.disable()\n"
+            "import sys\n"
             f"sys.path[len(sys.path):] = {paths!r}\n"
             "del sys.argv[0]\n"
             "from hook.main import main\n"
@@ -107,11 +109,32 @@ def _isolate(argv: "list[str]") -> None:
 
 def main(argv: "list[str] | None" = None) -> int:
     """Console entry point.  With ``argv`` None: the process's own command line, isolated
-    first (see the module docstring).  With a list (argv[0] first): run in this process."""
+    first (see the module docstring), and the process ends here.  With a list (argv[0]
+    first): run in this process and return the exit status."""
     if argv is None:
+        import gc  # built in: found before any path entry
+
+        gc.disable()  # the imports only make objects that live until exit (re-enabled later)
         argv = list(sys.argv) or ["cdi-hook"]
         _isolate(argv)
+        _exit(run(argv[0], argv[1:], process=True))
     return run(argv[0], argv[1:])
+
+
+def _exit(code: int) -> "NoReturn":
+    """End the process without the interpreter's teardown.
+
+    Tearing down the modules the library imports (and collecting them) costs a hook more
+    time than its work does.  Everything the hook wrote is written, fsynced and closed by
+    now (files are handled as raw fds through ldcache.inroot); only the standard streams
+    have buffers left, and they are flushed here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)
 
 
 def _prog(argv0: str) -> str:
@@ -122,11 +145,11 @@ def _prog(argv0: str) -> str:
 
 
 def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
-        env: "Mapping[str, str] | None" = None) -> int:
-    """Parse ``args`` (as invoked under ``argv0``) and run the hook; the exit status."""
-    import contextlib
-    import io
+        env: "Mapping[str, str] | None" = None, process: bool = False) -> int:
+    """Parse ``args`` (as invoked under ``argv0``) and run the hook; the exit status.
 
+    ``process``: this is the hook's own process (garbage collection, disabled while
+    importing, is turned back on for the work, the modules frozen out of its way)."""
     from ldcache import __version__
     from ldcache.errors import LdcacheError
 
@@ -181,8 +204,16 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
     try:
         module = importlib.import_module(spec.module)
         hook_run = getattr(module, "run")
+        if process:
+            import gc
+
+            gc.freeze()
+            gc.enable()
         if quiet:
             # The library reports ldconfig's own warnings on stderr; --quiet hides them.
+            import contextlib
+            import io
+
             sink = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace")
             log._stream = sys.stderr  # keep errors on the real stderr
             with contextlib.redirect_stderr(sink):

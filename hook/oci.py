@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass
-from typing import Any, BinaryIO, Dict, Optional
+from typing import Any, BinaryIO, Dict, NamedTuple, Optional
 
 from ldcache.errors import LdcacheError
 
@@ -34,8 +33,7 @@ class StateError(LdcacheError):
     """The container state, or the bundle's config.json, cannot be used."""
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     id: str
     bundle: str
     #: The state's non-standard ``root`` (crun), "" when absent.

@@ -33,7 +33,6 @@ import os
 import posixpath
 import re
 import secrets
-from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
 from ldcache.errors import RootError
@@ -54,22 +53,23 @@ _MUSL_ARCH = re.compile(rb"[A-Za-z0-9_+-]+")
 _MAX_PATH_FILE = 1 << 20
 
 
-@dataclass
 class UpdateResult:
-    """What :func:`update_root` did (for messages and tests)."""
+    """What :func:`update_root` did (for messages and tests).
 
-    #: In-root path of the drop-in written, or None.
-    dropin: Optional[bytes] = None
-    #: Folders the drop-in lists (those not configured before).
-    added: List[bytes] = field(default_factory=list)
-    created_conf: bool = False
-    #: Folders also passed as command-line directories (the configuration misses them).
-    cmdline_dirs: List[bytes] = field(default_factory=list)
-    #: Cache entries written (None: no cache built, musl only).
-    entries: Optional[int] = None
-    #: musl .path files written (in-root paths).
-    musl_paths: List[bytes] = field(default_factory=list)
-    generator: Optional[bytes] = None
+    ``dropin``: in-root path of the drop-in written, or None; ``added``: the folders it
+    lists (those not configured before); ``cmdline_dirs``: folders also passed as
+    command-line directories (the configuration misses them); ``entries``: cache entries
+    written (None: no cache built, musl only); ``musl_paths``: musl .path files written.
+    """
+
+    def __init__(self) -> None:
+        self.dropin: Optional[bytes] = None
+        self.added: List[bytes] = []
+        self.created_conf = False
+        self.cmdline_dirs: List[bytes] = []
+        self.entries: Optional[int] = None
+        self.musl_paths: List[bytes] = []
+        self.generator: Optional[bytes] = None
 
 
 def _norm(d: bytes) -> bytes:
@@ -228,9 +228,10 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
     _refuse_host_root(root_path)
     res = UpdateResult()
     with Root(root_path) as root:
-        glibc = detect_glibc(root)
         musl = musl_arches(root)
-        if glibc is None and musl:
+        # (Each detection reads the root's libc: done once here, once by the build.)
+        glibc = detect_glibc(root) if musl else None
+        if musl and glibc is None:
             for arch in musl:
                 if update_musl_path(root, arch, folders, log):
                     res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
@@ -245,6 +246,7 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
             # once, by the build below).
             with contextlib.redirect_stderr(io.StringIO()):
                 info = describe_root(root, prog="cdi-hook")
+            glibc = info.glibc
             configured = _configured(root, info.behaviour, info.system_dirs)
             res.added = [f for f in folders if f not in configured]
             if res.added:
@@ -258,6 +260,8 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
                               f"scanning {', '.join(map(os.fsdecode, res.cmdline_dirs))}")
             else:
                 log.debug("every folder is already configured")
+        elif not musl:
+            glibc = detect_glibc(root)
         res.generator = glibc.ldconfig_generator if glibc is not None else None
     _build(root_path, res)
     if musl:
