@@ -18,7 +18,7 @@ import stat
 from ldcache.errors import RootError
 from ldcache.inroot import Root
 
-from .context import Context, HookError
+from .context import Context, HookError, why
 from .paths import in_root
 
 __all__ = ["run", "parse_mode"]
@@ -84,7 +84,7 @@ def run(ctx: Context) -> None:
                 root.chmod(path, mode, follow=False)
             except RootError as e:
                 if e.errno in (errno.EPERM, errno.EACCES):
-                    ctx.log.debug(f"Ignoring permission error with chmod: {e}")
+                    ctx.log.debug(f"Ignoring permission error with chmod: {why(e)}")
                     continue
                 ctx.log.warning(f"chmod {oct(mode)[2:]} {shown}: {e.strerror}")
                 failures.append(f"{shown}: {e.strerror}")

@@ -8,11 +8,18 @@ from ldcache.errors import LdcacheError
 
 from .log import Log
 
-__all__ = ["Context", "HookError"]
+__all__ = ["Context", "HookError", "why"]
 
 
 class HookError(LdcacheError):
     """A hook cannot do its job; the message is the one line printed."""
+
+
+def why(e: BaseException) -> str:
+    """An error as text for a one-line message: ``strerror (host path)`` for OS errors."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror} ({e.filename})" if e.filename else e.strerror
+    return str(e)
 
 
 class Context:

@@ -20,7 +20,7 @@ import secrets
 from ldcache.errors import RootError
 from ldcache.inroot import Root
 
-from .context import Context, HookError
+from .context import Context, HookError, why
 from .paths import in_root, split
 
 __all__ = ["run", "parse_links", "create_link"]
@@ -63,7 +63,7 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
     try:
         root.makedirs(parent)
     except RootError as e:
-        raise HookError(f"failed to create parent directory of link {shown}: {e}") from None
+        raise HookError(f"failed to create parent directory of link {shown}: {why(e)}") from None
     tmp = b""
     for _ in range(16):
         tmp = parent.rstrip(b"/") + b"/." + name[:200] + b".cdi-hook-" + \
@@ -73,7 +73,7 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
             break
         except RootError as e:
             if e.errno != errno.EEXIST:
-                raise HookError(f"failed to create link {shown}: {e}") from None
+                raise HookError(f"failed to create link {shown}: {why(e)}") from None
     else:
         raise HookError(f"failed to create link {shown}: no unique temporary name")
     try:
@@ -83,7 +83,7 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
             root.unlink(tmp)
         except RootError:
             pass
-        raise HookError(f"failed to create link {shown}: {e}") from None
+        raise HookError(f"failed to create link {shown}: {why(e)}") from None
     ctx.log.debug(f"Symlinking {shown} to {os.fsdecode(target)}")
     return True
 

@@ -36,7 +36,7 @@ from typing import Any, Optional, Tuple
 from ldcache.errors import RootError
 from ldcache.inroot import DT_REG, Root
 
-from .context import Context, HookError
+from .context import Context, HookError, why
 from .log import Log
 from .paths import in_root
 
@@ -324,7 +324,7 @@ def compat_dir(root: Root, compat_root: str, host_driver: str, host_cuda: str,
         resolved = root.resolve(want)
         entries = root.listdir(resolved)
     except RootError as e:
-        log.warning(f"Failed to find CUDA compat library: {e}")
+        log.warning(f"Failed to find CUDA compat library: {why(e)}")
         return None
     libs = sorted(name for name, dt in entries if dt == DT_REG and _LIB.fullmatch(name))
     if not libs:
@@ -338,7 +338,8 @@ def compat_dir(root: Root, compat_root: str, host_driver: str, host_cuda: str,
     try:
         fd = root.open(lib, follow=False)
     except RootError as e:
-        raise HookError(f"failed to open CUDA compat library {os.fsdecode(lib)}: {e}") from None
+        raise HookError(f"failed to open CUDA compat library {os.fsdecode(lib)}: "
+                        f"{why(e)}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

@@ -154,7 +154,7 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
     from ldcache.errors import LdcacheError
 
     from .commands import DEBUG_ENV, QUIET_ENV, env_bool, help_text, parse, shape_of
-    from .context import Context
+    from .context import Context, why
     from .log import DEBUG, ERROR, INFO, Log
 
     environ = os.environ if env is None else env
@@ -220,12 +220,8 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
                 hook_run(ctx)
         else:
             hook_run(ctx)
-    except LdcacheError as e:
-        log.error(f"{spec.name}: {e}")
-        return 1
-    except OSError as e:
-        log.error(f"{spec.name}: {e.strerror or e}"
-                  + (f": {e.filename}" if getattr(e, "filename", None) else ""))
+    except (LdcacheError, OSError) as e:
+        log.error(f"{spec.name}: {why(e)}")
         return 1
     except Exception as e:  # noqa: BLE001 - a bug must still be one line and exit 1
         if log.debugging:

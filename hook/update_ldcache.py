@@ -38,7 +38,7 @@ from typing import Callable, List, Optional
 from ldcache.errors import RootError
 from ldcache.inroot import Root
 
-from .context import Context, HookError
+from .context import Context, HookError, why
 from .log import Log
 
 __all__ = ["run", "update_root", "UpdateResult", "write_dropin", "validate_folders",
@@ -81,12 +81,15 @@ def _norm(d: bytes) -> bytes:
 
 
 def validate_folders(folders: List[str]) -> List[bytes]:
-    """The folders as in-root absolute paths, each once; HookError for one that cannot be
-    written as an ld.so.conf line."""
+    """The folders, each once (by their normalised path), spelled as given — the spelling
+    ends up in the cache's paths, as with NVIDIA's hook.  Empty ones are dropped; one that
+    is relative or cannot be written as an ld.so.conf line is a HookError."""
     out: List[bytes] = []
     seen = set()
     for f in folders:
         b = os.fsencode(f)
+        if not b.strip():
+            continue
         if not b.startswith(b"/"):
             raise HookError(f"invalid folder {f!r}: not an absolute path")
         if any(c in b for c in (b"\n", b"\r", b"\0", b"#")):
@@ -94,7 +97,7 @@ def validate_folders(folders: List[str]) -> List[bytes]:
         n = _norm(b)
         if n not in seen:
             seen.add(n)
-            out.append(n)
+            out.append(b)
     return out
 
 
@@ -118,13 +121,14 @@ def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) ->
     try:
         data = root.read_file(path, max_bytes=_MAX_PATH_FILE)
     except RootError as e:
-        raise HookError(f"failed to read {shown}: {e}") from None
+        raise HookError(f"failed to read {shown}: {why(e)}") from None
     if data is None:
-        entries = list(dict.fromkeys(folders + list(MUSL_DEFAULT_PATH)))
+        known = {_norm(f) for f in folders}
+        entries = folders + [d for d in MUSL_DEFAULT_PATH if d not in known]
         content = b"\n".join(entries) + b"\n"
     else:
         present = {_norm(e) for e in re.split(rb"[:\n]", data) if e.strip()}
-        missing = [f for f in folders if f not in present]
+        missing = [f for f in folders if _norm(f) not in present]
         if not missing:
             log.debug(f"{shown} already lists every folder")
             return False
@@ -134,7 +138,7 @@ def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) ->
         root.makedirs(b"/etc")
         root.write_atomic(path, content, 0o644)
     except RootError as e:
-        raise HookError(f"failed to write {shown}: {e}") from None
+        raise HookError(f"failed to write {shown}: {why(e)}") from None
     log.debug(f"wrote {shown}")
     return True
 
@@ -146,7 +150,7 @@ def _ensure_conf(root: Root) -> bool:
     except RootError as e:
         if e.errno == errno.EEXIST:
             return False
-        raise HookError(f"failed to create {os.fsdecode(CONF)}: {e}") from None
+        raise HookError(f"failed to create {os.fsdecode(CONF)}: {why(e)}") from None
     try:
         os.write(fd, INCLUDE_LINE)
         os.fchmod(fd, 0o644)
@@ -182,7 +186,7 @@ def _write_dropin(root: Root, prefix: bytes, lines: List[bytes],
         except RootError as e:
             if e.errno == errno.EEXIST:
                 continue
-            raise HookError(f"failed to create config file in {os.fsdecode(CONF_D)}: {e}"
+            raise HookError(f"failed to create config file in {os.fsdecode(CONF_D)}: {why(e)}"
                             ) from None
         try:
             data = b"".join(line + b"\n" for line in lines)
@@ -204,7 +208,7 @@ def write_dropin(root: Root, prefix: bytes, lines: List[bytes],
     try:
         root.makedirs(CONF_D)
     except RootError as e:
-        raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {e}") from None
+        raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {why(e)}") from None
     return _write_dropin(root, prefix, lines, random)
 
 
@@ -239,7 +243,7 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
         try:
             root.makedirs(CONF_D)
         except RootError as e:
-            raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {e}") from None
+            raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {why(e)}") from None
         res.created_conf = _ensure_conf(root)
         if folders:
             # The root's glibc behaviour and system directories (its notices are printed
@@ -248,13 +252,13 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
                 info = describe_root(root, prog="cdi-hook")
             glibc = info.glibc
             configured = _configured(root, info.behaviour, info.system_dirs)
-            res.added = [f for f in folders if f not in configured]
+            res.added = [f for f in folders if _norm(f) not in configured]
             if res.added:
                 res.dropin = _write_dropin(root, b"00-nvcr-", res.added)
                 log.debug(f"wrote {os.fsdecode(res.dropin)}: "
                           f"{', '.join(os.fsdecode(f) for f in res.added)}")
                 now = _configured(root, info.behaviour, info.system_dirs)
-                res.cmdline_dirs = [f for f in res.added if f not in now]
+                res.cmdline_dirs = [f for f in res.added if _norm(f) not in now]
                 if res.cmdline_dirs:
                     log.debug(f"{os.fsdecode(CONF)} does not reach the drop-in; also "
                               f"scanning {', '.join(map(os.fsdecode, res.cmdline_dirs))}")

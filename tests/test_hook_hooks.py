@@ -121,9 +121,11 @@ def test_update_ldcache_skips_configured_folders(tmp_path, hook_launcher):
     assert _dropins(rootfs) == []
     assert (rootfs / "etc/ld.so.cache").exists()
     _ok(run_hook(hook_launcher, ["update-ldcache", "--folder", "/opt/a,/opt/b",
-                                 "--folder", "/usr/lib"], state(bundle)))
+                                 "--folder", "/usr/lib", "--folder=", "--folder", "/opt/./a/",
+                                 "--folder", "/opt//c/"], state(bundle)))
     (name,) = _dropins(rootfs)
-    assert (rootfs / "etc/ld.so.conf.d" / name).read_text() == "/opt/a\n/opt/b\n"
+    # Spelled as given (the spelling is what the cache records), each folder once.
+    assert (rootfs / "etc/ld.so.conf.d" / name).read_text() == "/opt/a\n/opt/b\n/opt//c/\n"
 
 
 def test_update_ldcache_conf_without_include(tmp_path, ldconfig, hook_launcher):
