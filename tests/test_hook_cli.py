@@ -440,7 +440,9 @@ def test_reexec_isolates_a_non_isolated_start(tmp_path):
 def test_installed_console_script(tmp_path):
     """The console script pip generates (when this package is installed): everything after
     start-up runs isolated (a hostile PYTHONPATH cannot replace ldcache, construct, json)."""
-    script = shutil.which("cdi-hook")
+    # Next to this interpreter first (a pyenv shim on PATH is a shell script).
+    beside = os.path.join(os.path.dirname(sys.executable), "cdi-hook")
+    script = beside if os.access(beside, os.X_OK) else shutil.which("cdi-hook")
     if script is None:
         pytest.skip("cdi-hook is not installed (pip install -e .)")
     with open(script, "rb") as f:
