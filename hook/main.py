@@ -43,22 +43,25 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - (no typing import at run time, see above)
+    import argparse
     from typing import BinaryIO, Mapping, NoReturn
 
-__all__ = ["main", "run", "isolated_sys_path", "boot_code", "KEEP_ENV"]
+__all__ = ["main", "run", "build_parser", "isolated_sys_path", "boot_code", "KEEP_ENV"]
 
 #: Environment variables passed to the re-executed interpreter (everything else is dropped).
 KEEP_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG", "NVIDIA_CTK_QUIET", "NVIDIA_CDI_QUIET",
             "NVIDIA_CTK_CONFIG")
 #: Set in the re-executed interpreter's environment (a guard against exec loops).
 _MARK = "CDI_HOOK_REEXEC"
+#: The directory holding this package, found now: ``__file__`` may be relative to the
+#: working directory, which the hook leaves first thing.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def isolated_sys_path() -> "list[str]":
     """What the isolated interpreter appends to its (standard-library-only) ``sys.path``:
     the directory holding this package, then the interpreter's site-packages directories."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = [here]
+    out = [_PACKAGE_PARENT]
     import site  # already loaded at start-up (or harmless: standard library, -I -S)
 
     try:
@@ -135,6 +138,13 @@ def _exit(code: int) -> "NoReturn":
         except (OSError, ValueError, AttributeError):
             pass
     os._exit(code)
+
+
+def build_parser() -> "argparse.ArgumentParser":
+    """The command line as an argparse parser, for man pages (see hook.commands)."""
+    from .commands import build_parser as build
+
+    return build()
 
 
 def _prog(argv0: str) -> str:
