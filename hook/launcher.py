@@ -3,11 +3,11 @@
     python3 -I -m hook.launcher /usr/local/bin/cdi-hook
     ln -s cdi-hook /usr/local/bin/nvidia-cdi-hook      # where specs name NVIDIA's binary
 
-The launcher is a three-line Python script whose first line is
-``#!<this interpreter> -IS``: the kernel starts the interpreter isolated (no ``PYTHON*``
-variables, no user site-packages, no working directory on ``sys.path``, no ``site``
-processing), so nothing in the environment a runtime passes on — which may be the container
-image's — is consulted before the hook's own code runs.  ``sys.path`` is then extended with
+The launcher is a short Python script whose first line is ``#!<this interpreter>
+-ISXutf8``: the kernel starts the interpreter isolated (no ``PYTHON*`` variables, no user
+site-packages, no working directory on ``sys.path``, no ``site`` processing, UTF-8 mode
+whatever the locale variables say), so nothing in the environment a runtime passes on —
+which may be the container image's — is consulted before the hook's own code runs.  ``sys.path`` is then extended with
 the directory holding this package and this interpreter's site-packages directories, fixed
 now (see :mod:`hook.main` for the whole argument).  The console script pip installs as
 ``cdi-hook`` cannot do this (its first line has no flags), so it re-executes itself isolated
@@ -22,10 +22,13 @@ import sys
 import tempfile
 from typing import Optional, Sequence
 
-__all__ = ["launcher_text", "write_launcher", "main"]
+__all__ = ["launcher_text", "write_launcher", "main", "SHEBANG_FLAGS"]
 
 #: Linux reads at most this much of a "#!" line (BINPRM_BUF_SIZE since 5.1).
 _SHEBANG_MAX = 255
+#: The interpreter's flags (one "#!" argument): -I isolated, -S no site, -X utf8 (paths
+#: are encoded the same whatever locale the environment names).
+SHEBANG_FLAGS = "-ISXutf8"
 
 
 def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] = None) -> str:
@@ -38,7 +41,7 @@ def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] =
     if any(c.isspace() for c in exe):
         raise ValueError(f"the interpreter path {exe!r} has white space, which a '#!' line "
                          "cannot carry")
-    shebang = f"#!{exe} -IS"
+    shebang = f"#!{exe} {SHEBANG_FLAGS}"
     if len(shebang) > _SHEBANG_MAX:
         raise ValueError(f"the interpreter path is too long for a '#!' line: {exe!r}")
     dirs = list(paths) if paths is not None else isolated_sys_path()

@@ -7,10 +7,11 @@ container root as working directory.  Whatever the image sets must not change wh
 hook does.  The defences, in order:
 
 1. **The launcher** (recommended; see :mod:`hook.launcher`): a script whose first line is
-   ``#!/path/to/python3 -IS``.  ``-I`` makes the interpreter ignore every ``PYTHON*``
+   ``#!/path/to/python3 -ISXutf8``.  ``-I`` makes the interpreter ignore every ``PYTHON*``
    variable (``PYTHONPATH``, ``PYTHONHOME``, ``PYTHONSTARTUP``, ``PYTHONINSPECT``,
    ``PYTHONPYCACHEPREFIX``…), the user site-packages and the working directory; ``-S`` skips
-   ``site`` (no ``.pth`` processing, no ``sitecustomize``).  The launcher then puts this
+   ``site`` (no ``.pth`` processing, no ``sitecustomize``); ``-X utf8`` makes path encoding
+   independent of the locale variables.  The launcher then puts this
    package's directory and the interpreter's site-packages directories (fixed when the
    launcher was written) on ``sys.path`` and calls :func:`main`.  Nothing the image
    controls is consulted before our code runs.
@@ -18,7 +19,7 @@ hook does.  The defences, in order:
 2. **Re-execution** (any other way of starting us, e.g. the console script pip generates):
    the first thing :func:`main` does is ``chdir("/")``, ``umask(022)`` and, unless the
    interpreter is already isolated (``sys.flags.isolated``), ``execve`` of
-   ``sys.executable -I -S -c BOOT`` with the same explicit ``sys.path`` and an environment
+   ``sys.executable -I -S -X utf8 -c BOOT`` with the same explicit ``sys.path`` and an environment
    holding only the ``NVIDIA_CTK_*``/``NVIDIA_CDI_*`` debug/quiet variables.  Everything the
    hook then imports (``ldcache``, ``construct``, ``json``…) and does comes from the
    isolated interpreter.  Before that point this module imports nothing but ``os`` and
@@ -107,7 +108,8 @@ def _isolate(argv: "list[str]") -> None:
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):
         pass
-    os.execve(exe, [exe, "-I", "-S", "-c", boot_code(isolated_sys_path()), *argv], env)
+    os.execve(exe, [exe, "-I", "-S", "-X", "utf8", "-c", boot_code(isolated_sys_path()),
+                    *argv], env)
 
 
 def main(argv: "list[str] | None" = None) -> int:

@@ -477,12 +477,27 @@ def _late_imports_cached(prefix: Path) -> list:
                   if any(m in os.path.join(d, n) for m in late))
 
 
+def test_launcher_flags(hook_launcher, tmp_path):
+    """The launcher's interpreter runs isolated, without site, in UTF-8 mode, whatever the
+    environment says."""
+    first = hook_launcher.read_text().splitlines()[0]
+    assert first == f"#!{sys.executable} -ISXutf8"
+    probe = tmp_path / "probe"
+    probe.write_text(first + "\nimport sys\nprint(sys.flags.isolated, sys.flags.no_site, "
+                     "sys.flags.utf8_mode, sys.flags.ignore_environment, sys.path[0])\n")
+    probe.chmod(0o755)
+    out = subprocess.run([str(probe)], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PYTHONPATH": str(tmp_path), "LC_ALL": "C", "PYTHONUTF8": "0",
+                              "PYTHONNOUSERSITE": ""}).stdout.split()
+    assert out[:4] == ["1", "1", "1", "1"] and out[4] != str(tmp_path)
+
+
 def test_boot_code_and_sys_path():
     paths = isolated_sys_path()
     assert paths[0] == str(PROJECT)
     code = boot_code(paths)
     compile(code, "<boot>", "exec")
-    p = subprocess.run([sys.executable, "-I", "-S", "-c", code, "cdi-hook", "noop"],
+    p = subprocess.run([sys.executable, "-I", "-S", "-X", "utf8", "-c", code, "cdi-hook", "noop"],
                        capture_output=True, cwd="/", env={})
     assert (p.returncode, p.stderr) == (0, b"")
     p = subprocess.run([sys.executable, "-I", "-S", "-c", code, "/x/nvidia-ctk", "hook", "y"],
