@@ -9,9 +9,10 @@ site-packages, no working directory on ``sys.path``, no ``site`` processing, UTF
 whatever the locale variables say), so nothing in the environment a runtime passes on —
 which may be the container image's — is consulted before the hook's own code runs.
 ``sys.path`` is then extended with the directory holding this package and this
-interpreter's site-packages directories, fixed now (see :mod:`hook.main` for the whole argument).  The console script pip installs as
-``cdi-hook`` cannot do this (its first line has no flags), so it re-executes itself isolated
-instead, which protects everything after start-up but not start-up itself.
+interpreter's site-packages directories, fixed now (see :mod:`hook.main` for the whole
+argument).  The console script pip installs as ``cdi-hook`` cannot do this (its first line
+has no flags), so it re-executes itself isolated instead, which protects everything after
+start-up but not start-up itself.
 """
 
 from __future__ import annotations
