@@ -158,9 +158,11 @@ class _Registry:
         prev = self._ids.get((d.dev, d.ino))
         if prev is not None:
             if self.verbose and verbose:
-                self.plan.events.append(Message(
-                    f"Path `{_s(d.path)}' given more than once\n(from {_s(d.origin)}:{d.line} "
-                    f"and {_s(prev.origin)}:{prev.line})", verbose=True))
+                text = f"Path `{_s(d.path)}' given more than once"
+                if self.b.verbose_origin:  # ≥2.32 adds the two origins
+                    text += (f"\n(from {_s(d.origin)}:{d.line} "
+                             f"and {_s(prev.origin)}:{prev.line})")
+                self.plan.events.append(Message(text, verbose=True))
             prev.flag = d.flag
             return False
         self._ids[(d.dev, d.ino)] = d
