@@ -11,9 +11,11 @@ Layouts (glibc ``sysdeps/generic/dl-cache.h``; ``shared/ldconfig-spec.md`` §1):
   reuse the new table's strings.
 
 Integers are in the byte order of the machine that wrote the file; both are supported.
-The definitions below are the single source of truth for every structure.  Bulk arrays
-(entries) are decoded with :mod:`struct` formats *derived from* those definitions, because
-construct's per-object parsing is far too slow for 10,000 entries.
+The structures are declared with construct in :mod:`ldcache.layouts` — the single source of
+truth, readable next to the C header.  This module runs on :mod:`ldcache._codec`, plain
+:mod:`struct` formats generated from those declarations (a test keeps them identical and
+decodes every vector both ways), because importing construct alone takes longer than
+reading and printing a 10,000-entry cache.
 
 Validation is at least as strict as glibc's loader (``elf/dl-cache.c``) and ``ldconfig -p``:
 anything malformed raises :class:`~ldcache.errors.CacheFormatError` naming the problem and
@@ -24,9 +26,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
-
-import construct as c
+from types import SimpleNamespace
+from typing import Any, Iterable, Sequence
 
 from .errors import CacheFormatError
 
@@ -63,85 +64,65 @@ LAYOUTS = ("new", "compat", "old")
 BYTE_ORDERS = ("little", "big")
 
 
-# --- Declarative definitions, one set per byte order --------------------------------------
+# --- The structures ------------------------------------------------------------------------
+# Declared with construct in ldcache/layouts.py (the definition of the format); ldcache._codec
+# is generated from those declarations, and this module runs on it with plain struct.
+
+
+class StructureError(ValueError):
+    """Bytes that do not match a structure (a wrong constant, too few bytes)."""
+
+
+class _Structure:
+    """One compiled structure for one byte order: parse to a dict, build from one."""
+
+    __slots__ = ("name", "struct", "fields", "consts")
+
+    def __init__(self, name: str, order: str, fmt: str,
+                 fields: tuple[tuple[str, object], ...]) -> None:
+        self.name = name
+        self.struct = struct.Struct(("<" if order == "little" else ">") + fmt)
+        self.fields = tuple(f for f, _ in fields)
+        self.consts = {f: v for f, v in fields if v is not None}
+
+    def sizeof(self) -> int:
+        return self.struct.size
+
+    def parse(self, data: bytes, offset: int = 0) -> SimpleNamespace:
+        values = dict(zip(self.fields, self.struct.unpack_from(data, offset)))
+        for f, v in self.consts.items():
+            if values[f] != v:
+                raise StructureError(f"{self.name}.{f} is {values[f]!r}, not {v!r}")
+        return SimpleNamespace(**values)
+
+    def build(self, values: dict[str, Any]) -> bytes:
+        merged = dict(values, **self.consts)
+        return self.struct.pack(*(merged[f] for f in self.fields))
 
 
 class _Layout:
-    """The construct definitions of every on-disk structure, for one byte order."""
+    """Every on-disk structure for one byte order."""
 
     def __init__(self, byte_order: str) -> None:
-        little = byte_order == "little"
-        u8 = c.Int8ul
-        u32 = c.Int32ul if little else c.Int32ub
-        s32 = c.Int32sl if little else c.Int32sb
-        u64 = c.Int64ul if little else c.Int64ub
+        from ._codec import SPECS
+
         self.byte_order = byte_order
+        for name, (fmt, fields) in SPECS.items():
+            setattr(self, name, _Structure(name, byte_order, fmt, fields))
+        self.old_entry_struct = self.old_entry.struct
+        self.new_entry_struct = self.new_entry.struct
+        self.u32_struct = struct.Struct("<I" if byte_order == "little" else ">I")
 
-        # struct cache_file: the old header.
-        self.old_header = c.Struct(
-            "magic" / c.Const(OLD_MAGIC),
-            c.Padding(1),
-            "nlibs" / u32,
-        )
-        # struct file_entry: one old entry.
-        self.old_entry = c.Struct(
-            "flags" / s32,
-            "key" / u32,
-            "value" / u32,
-        )
-        # struct cache_file_new: the new header.
-        self.new_header = c.Struct(
-            "magic" / c.Const(NEW_MAGIC),
-            "version" / c.Const(NEW_VERSION),
-            "nlibs" / u32,
-            "len_strings" / u32,
-            "flags" / u8,
-            c.Padding(3),
-            "extension_offset" / u32,
-            c.Padding(12),
-        )
-        # struct file_entry_new: one new entry.
-        self.new_entry = c.Struct(
-            "flags" / s32,
-            "key" / u32,
-            "value" / u32,
-            "osversion" / u32,
-            "hwcap" / u64,
-        )
-        # struct cache_extension and struct cache_extension_section.
-        self.extension_header = c.Struct(
-            "magic" / c.Const(EXTENSION_MAGIC, u32),
-            "count" / u32,
-        )
-        self.extension_section = c.Struct(
-            "tag" / u32,
-            "flags" / u32,
-            "offset" / u32,
-            "size" / u32,
-        )
-        self.u32 = u32
-        # Fast codecs for the arrays, derived from the definitions above.
-        self.old_entry_struct = _struct_of(self.old_entry, little)
-        self.new_entry_struct = _struct_of(self.new_entry, little)
-        self.u32_struct = struct.Struct("<I" if little else ">I")
-
-
-def _struct_of(definition: c.Struct, little: bool) -> struct.Struct:
-    """A :class:`struct.Struct` with the same layout as a construct Struct of plain fields."""
-    fmt = "<" if little else ">"
-    for sub in definition.subcons:
-        field_ = sub.subcon if isinstance(sub, c.Renamed) else sub
-        if not isinstance(field_, c.FormatField):
-            raise TypeError(f"{sub} is not a plain field")
-        fmt += field_.fmtstr[1:]
-    compiled = struct.Struct(fmt)
-    if compiled.size != definition.sizeof():
-        raise AssertionError(f"{definition} size mismatch")
-    return compiled
+    old_header: _Structure
+    old_entry: _Structure
+    new_header: _Structure
+    new_entry: _Structure
+    extension_header: _Structure
+    extension_section: _Structure
 
 
 class _Layouts(dict):  # type: ignore[type-arg]
-    """The definitions of each byte order, made on first use (start-up time matters)."""
+    """The structures of each byte order, made on first use."""
 
     def __missing__(self, order: str) -> _Layout:
         value = self[order] = _Layout(order)
@@ -293,7 +274,7 @@ class RawCache:
     old_entries: list[tuple[int, ...]] = field(default_factory=list)
     old_base: int = 0
     new_offset: int | None = None
-    new_header: c.Container | None = None
+    new_header: SimpleNamespace | None = None
     new_entries: list[tuple[int, ...]] = field(default_factory=list)
     generator: bytes | None = None
     hwcaps_offsets: list[int] | None = None
@@ -342,14 +323,13 @@ def _guess_order(data: bytes, offset: int, count_size: int, entry_size: int) -> 
     raise CacheFormatError("entry count larger than the file", offset)
 
 
-def _parse_struct(definition: c.Struct, data: bytes, offset: int, what: str) -> c.Container:
-    size = definition.sizeof()
-    if offset + size > len(data):
+def _parse_struct(definition: _Structure, data: bytes, offset: int, what: str) -> SimpleNamespace:
+    if offset + definition.sizeof() > len(data):
         raise CacheFormatError(f"truncated {what}", offset)
     try:
-        return definition.parse(data[offset:offset + size])
-    except c.ConstructError as exc:
-        raise CacheFormatError(f"bad {what} ({exc.__class__.__name__})", offset) from None
+        return definition.parse(data, offset)
+    except StructureError as exc:
+        raise CacheFormatError(f"bad {what} ({exc})", offset) from None
 
 
 def decode(data: bytes) -> RawCache:
@@ -464,7 +444,7 @@ def _decode_extensions(raw: RawCache, lay: _Layout, ext_offset: int) -> None:
     raw.extension_present = True
     for i in range(count):
         where = sections_start + EXTENSION_SECTION_SIZE * i
-        sec = lay.extension_section.parse(data[where:where + EXTENSION_SECTION_SIZE])
+        sec = lay.extension_section.parse(data, where)
         if sec.offset + sec.size > len(data):
             raise CacheFormatError(f"extension section {i} runs past the end of the file", where)
         if sec.tag == TAG_GENERATOR:
