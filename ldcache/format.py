@@ -606,9 +606,8 @@ def build(cache: Cache) -> bytes:
     n_old = len(old_rows_idx)
     if cache.layout == "compat":
         n_old += n_old & 1  # the last entry is duplicated to keep the new header aligned
-        if len(old_rows_idx) != n and cache.string_table == "merged":
-            raise ValueError("compat layout with legacy hwcap entries and a merged string "
-                             "table: glibc 2.33-2.36 write uninitialised memory here")
+        # With legacy hwcap entries glibc 2.33-2.36 fill this old table from the wrong
+        # index and uninitialised memory (spec 1.4.3); what they meant is written instead.
     old_size = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * n_old if cache.layout != "new" else 0
 
     # String table and each entry's (key, value) offsets within it.
