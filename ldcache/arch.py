@@ -28,8 +28,7 @@ import os
 import platform
 import struct
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .glibc import Behaviour
@@ -166,8 +165,7 @@ ELFDATA2LSB = 1
 ELFDATA2MSB = 2
 
 
-@dataclass(frozen=True)
-class Arch:
+class _ArchFields(NamedTuple):
     """One ABI variant of a glibc Linux port, as its ``ldconfig`` and ``ld.so`` see files."""
 
     #: Short key in :data:`ARCHES` (``"x86_64"``, ``"armhf"``, ``"mips64el"``, …).
@@ -221,11 +219,21 @@ class Arch:
     #: The x86 ``readelflib.c`` of the i386 build also accepts 64-bit ``EM_IA_64`` (≤2.38).
     x86_accepts_ia64: bool = False
 
-    def __post_init__(self) -> None:
+
+
+class Arch(_ArchFields):
+    """One ABI variant of a glibc Linux port (see :class:`_ArchFields` for the fields)."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Arch":
+        self = super().__new__(cls, *args, **kwargs)
+        fill: dict[str, int] = {}
         if not self.aout_info_size:
-            object.__setattr__(self, "aout_info_size", self.elf_class // 8)
+            fill["aout_info_size"] = self.elf_class // 8
         if not self.aout_exec_size:
-            object.__setattr__(self, "aout_exec_size", 40 if self.elf_class == 64 else 32)
+            fill["aout_exec_size"] = 40 if self.elf_class == 64 else 32
+        return self._replace(**fill) if fill else self
 
     @property
     def ei_class(self) -> int:

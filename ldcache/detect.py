@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+
 import os
 import re
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .glibc import parse_version
 
@@ -37,8 +37,7 @@ _BANNER = re.compile(rb"GNU C Library (\([^)\n]{0,200}\) )?([a-z]{1,20}) release
 MAX_LIBC_BYTES = 64 << 20
 
 
-@dataclass(frozen=True)
-class GlibcInfo:
+class GlibcInfo(NamedTuple):
     version: tuple[int, int]
     #: The PKGVERSION part of the banner, e.g. ``(Debian GLIBC 2.36-9+deb12u14)``, or b"".
     pkgversion: bytes
@@ -90,8 +89,7 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
 
 # --- the whole picture: architecture, glibc behaviour, system directories --------------------
 
-@dataclass(frozen=True)
-class RootInfo:
+class RootInfo(NamedTuple):
     """What ldcache found out about a root, and will behave as."""
 
     arch: "Arch"

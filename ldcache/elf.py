@@ -28,11 +28,12 @@ the first 4 KiB (ELF header, program headers, notes), its dynamic array, its str
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import os
 import struct
 import sys
 from array import array
-from dataclasses import dataclass
 
 from .arch import (
     FLAG_AARCH64_LIB64,
@@ -106,8 +107,7 @@ ZMAGIC = 0o413
 QMAGIC = 0o314
 
 
-@dataclass(frozen=True)
-class ELFInfo:
+class ELFInfo(NamedTuple):
     """What :func:`read_elf` found in one ELF file."""
 
     ei_class: int  #: ``EI_CLASS``: 1 (32-bit) or 2 (64-bit)
@@ -127,8 +127,7 @@ class ELFInfo:
         return 64 if self.ei_class == 2 else 32
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(NamedTuple):
     """ldconfig accepted the file: the cache entry's flags and what the scan needs."""
 
     flags: int
@@ -140,8 +139,7 @@ class Library:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Reject:
+class Reject(NamedTuple):
     """ldconfig skips the file.
 
     ``message`` is the text ldconfig passes to ``error()`` with the file name substituted

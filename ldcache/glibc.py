@@ -8,8 +8,9 @@ from running real ldconfigs (see ``vectors/``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import re
-from dataclasses import dataclass
 
 __all__ = ["Behaviour", "behaviour", "parse_version", "NEWEST", "OLDEST"]
 
@@ -17,8 +18,7 @@ OLDEST = (2, 31)
 NEWEST = (2, 42)
 
 
-@dataclass(frozen=True)
-class Behaviour:
+class Behaviour(NamedTuple):
     """The ldconfig behaviour of one glibc version (and distribution build)."""
 
     version: tuple[int, int]

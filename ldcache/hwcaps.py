@@ -9,15 +9,15 @@ platform names: only ``tls`` counts there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 __all__ = ["LegacyHwcaps", "legacy_hwcaps", "TLS_BIT"]
 
 TLS_BIT = 63
 
 
-@dataclass(frozen=True)
-class LegacyHwcaps:
+class LegacyHwcaps(NamedTuple):
     #: hwcap names by bit number (the names ldconfig recognises).
     hwcap_names: tuple[str, ...]
     #: bits of ``hwcap_names`` that ldconfig treats as important (subdirectories it scans).
