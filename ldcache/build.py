@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from .detect import RootInfo, describe_root
 from .errors import ConfError
@@ -15,8 +14,7 @@ from .scan import Options, Plan, make_cache, plan
 __all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root"]
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(NamedTuple):
     root: str | bytes = "/"
     #: cache file inside the root; None: /etc/ld.so.cache.
     cache: Optional[str] = None
@@ -35,8 +33,7 @@ class BuildOptions:
     prog: str = "ldcache"
 
 
-@dataclass
-class BuildResult:
+class BuildResult(NamedTuple):
     info: RootInfo
     plan: Optional[Plan]
     cache: Optional[Cache]

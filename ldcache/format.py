@@ -25,9 +25,8 @@ the offset.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from .errors import CacheFormatError
 
@@ -143,8 +142,7 @@ EXTENSION_SECTION_SIZE = _LE.extension_section.sizeof()  # 16
 # --- The plain value ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One cache entry: the loader maps ``soname`` to ``path``."""
 
     soname: bytes
@@ -154,7 +152,7 @@ class Entry:
     hwcap: int = 0
     #: The glibc-hwcaps subdirectory name, for entries whose hwcap has bit 62 set.
     #: Informational: :func:`build` encodes ``hwcap`` and :attr:`Cache.hwcaps`.
-    hwcaps_name: bytes | None = field(default=None, compare=False)
+    hwcaps_name: bytes | None = None
 
     @property
     def is_hwcaps(self) -> bool:
@@ -175,13 +173,7 @@ class Entry:
         return 0 if self.is_hwcaps else self.hwcap
 
 
-@dataclass(frozen=True)
-class Cache:
-    """A whole ld.so.cache: its entries in file order, and how the file lays them out.
-
-    Every field that a glibc ldconfig varies between versions is here, so that
-    :func:`build` reproduces a file written by any glibc from 2.31 to 2.42 byte for byte.
-    """
+class _CacheFields(NamedTuple):
 
     entries: tuple[Entry, ...] = ()
     layout: str = "new"
@@ -202,7 +194,24 @@ class Cache:
     #: ≤2.32 old-layout writer bug: every string offset is this much too large.
     old_offset_bias: int = 0
 
-    def __post_init__(self) -> None:
+
+
+class Cache(_CacheFields):
+    """A whole ld.so.cache: its entries in file order, and how the file lays them out.
+
+    Every field that a glibc ldconfig varies between versions is here, so that
+    :func:`build` reproduces a file written by any glibc from 2.31 to 2.42 byte for byte.
+    An immutable value (a named tuple).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Cache":
+        self = super().__new__(cls, *args, **kwargs)
+        self._check()
+        return self
+
+    def _check(self) -> None:
         if self.layout not in LAYOUTS:
             raise ValueError(f"unknown layout {self.layout!r}")
         if self.byte_order not in BYTE_ORDERS:
@@ -210,11 +219,11 @@ class Cache:
         if self.string_table not in ("merged", "concat"):
             raise ValueError(f"unknown string table kind {self.string_table!r}")
 
-    def replace(self, **changes: object) -> "Cache":
-        """A copy with some fields changed (``dataclasses.replace``)."""
-        import dataclasses
-
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    def replace(self, **changes: Any) -> "Cache":
+        """A copy with some fields changed."""
+        new = self._replace(**changes)
+        new._check()
+        return new
 
 
 # --- String tables ------------------------------------------------------------------------
@@ -260,7 +269,9 @@ def concat_string_table(entries: Sequence[Entry]) -> tuple[bytes, list[tuple[int
 # --- Reading ------------------------------------------------------------------------------
 
 
-@dataclass
+
+
+
 class RawCache:
     """A validated file, decoded but not interpreted: what ``ldconfig -p`` and the loader see.
 
@@ -268,17 +279,19 @@ class RawCache:
     hwcap]); ``*_base`` is the file offset string offsets of that table count from.
     """
 
-    data: bytes
-    byte_order: str
-    old_nlibs: int | None = None
-    old_entries: list[tuple[int, ...]] = field(default_factory=list)
-    old_base: int = 0
-    new_offset: int | None = None
-    new_header: SimpleNamespace | None = None
-    new_entries: list[tuple[int, ...]] = field(default_factory=list)
-    generator: bytes | None = None
-    hwcaps_offsets: list[int] | None = None
-    extension_present: bool = False
+    def __init__(self, data: bytes, byte_order: str, old_nlibs: int | None = None,
+                 old_base: int = 0) -> None:
+        self.data = data
+        self.byte_order = byte_order
+        self.old_nlibs = old_nlibs
+        self.old_entries: list[tuple[int, ...]] = []
+        self.old_base = old_base
+        self.new_offset: int | None = None
+        self.new_header: SimpleNamespace | None = None
+        self.new_entries: list[tuple[int, ...]] = []
+        self.generator: bytes | None = None
+        self.hwcaps_offsets: list[int] | None = None
+        self.extension_present = False
 
     @property
     def layout(self) -> str:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, NamedTuple, Union
 
 from .arch import Arch
 from .conf import ConfDir, parse_conf, trim_dir
@@ -35,8 +34,7 @@ FLAG_ANY = -1
 FLAG_LIBC4, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6 = 0, 1, 2, 3
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """ldconfig's options that change what is scanned and planned."""
 
     #: Directories named on the command line (in-root spellings).
@@ -55,23 +53,20 @@ class Options:
 
 # --- plan events ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """A ``-v`` line printed on stdout (directory headers, hwcaps link notes)."""
 
     text: bytes
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """A warning ldconfig prints on stderr (``verbose``: only with ``-v``)."""
 
     text: str
     verbose: bool = False
 
 
-@dataclass(frozen=True)
-class LinkOp:
+class LinkOp(NamedTuple):
     """``create_links``: make ``directory/soname`` a symlink to ``target``."""
 
     directory: bytes
@@ -83,8 +78,7 @@ class LinkOp:
     remove_first: bool
 
 
-@dataclass(frozen=True)
-class Removal:
+class Removal(NamedTuple):
     """A dangling ``*.so.*`` symlink ldconfig deletes."""
 
     path: bytes
@@ -93,8 +87,7 @@ class Removal:
 Event = Union[Header, Message, LinkOp, Removal]
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(NamedTuple):
     """A library as the cache will record it, before hwcaps indices are assigned."""
 
     soname: bytes
@@ -106,20 +99,22 @@ class CacheEntry:
     isa_level: int = 0
 
 
-@dataclass
 class Plan:
-    events: list[Event] = field(default_factory=list)
-    #: cache entries in insertion order (the cache sorts them).
-    entries: list[CacheEntry] = field(default_factory=list)
-    #: every glibc-hwcaps subdirectory name met, in discovery order (all are interned).
-    hwcaps_names: list[bytes] = field(default_factory=list)
-    #: directories scanned, in order (in-root spellings).
-    directories: list[bytes] = field(default_factory=list)
-    #: files whose ELF probe was answered by the aux cache / probed afresh.
-    probed: int = 0
-    reused: int = 0
-    #: the aux cache consulted and filled while planning (None with -N).
-    aux: "AuxLookup | None" = None
+    """What an ldconfig run would do: events in order, and the cache entries."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        #: cache entries in insertion order (the cache sorts them).
+        self.entries: list[CacheEntry] = []
+        #: every glibc-hwcaps subdirectory name met, in discovery order (all are interned).
+        self.hwcaps_names: list[bytes] = []
+        #: directories scanned, in order (in-root spellings).
+        self.directories: list[bytes] = []
+        #: files whose ELF probe was answered by the aux cache / probed afresh.
+        self.probed = 0
+        self.reused = 0
+        #: the aux cache consulted and filled while planning (None with -N).
+        self.aux: AuxLookup | None = None
 
     @property
     def links(self) -> list[LinkOp]:
@@ -132,15 +127,18 @@ class Plan:
 
 # --- directory registration ----------------------------------------------------------------
 
-@dataclass
 class _Dir:
-    path: bytes
-    origin: bytes
-    line: int
-    flag: int
-    dev: int
-    ino: int
-    hwcaps_name: bytes | None = None
+    __slots__ = ("path", "origin", "line", "flag", "dev", "ino", "hwcaps_name")
+
+    def __init__(self, path: bytes, origin: bytes, line: int, flag: int, dev: int, ino: int,
+                 hwcaps_name: bytes | None = None) -> None:
+        self.path = path
+        self.origin = origin
+        self.line = line
+        self.flag = flag
+        self.dev = dev
+        self.ino = ino
+        self.hwcaps_name = hwcaps_name
 
 
 class _Registry:
@@ -232,14 +230,17 @@ def implicit_soname(name: bytes, b: Behaviour) -> bytes:
 
 # --- scanning ------------------------------------------------------------------------------
 
-@dataclass
 class _Lib:
-    name: bytes
-    soname: bytes
-    flag: int
-    is_link: bool
-    isa_level: int
-    osversion: int
+    __slots__ = ("name", "soname", "flag", "is_link", "isa_level", "osversion")
+
+    def __init__(self, name: bytes, soname: bytes, flag: int, is_link: bool, isa_level: int,
+                 osversion: int) -> None:
+        self.name = name
+        self.soname = soname
+        self.flag = flag
+        self.is_link = is_link
+        self.isa_level = isa_level
+        self.osversion = osversion
 
 
 #: A probe cache: identity → result, consulted before reading a file (the aux cache).
