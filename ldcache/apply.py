@@ -5,30 +5,126 @@ written to a unique temporary file beside the target, fsynced and renamed into p
 the old cache stays intact after any failure.  A link is replaced by creating the new one
 under a temporary name and renaming it over the old (ldconfig unlinks first; the result is
 the same tree, without the moment where the soname is missing).
+
+Crashes and concurrent runs
+---------------------------
+Temporary names are ``.NAME.ldcache-XXXXXX`` (:meth:`Root.write_atomic`'s scheme, for the
+links too).  A run killed at any point leaves the old or the new file in place and at
+most such temporaries; they are hidden names no scan looks at, and the next run removes
+them (:func:`write_cache`: the cache's; :func:`apply_plan`: the links' in each directory
+it links in; the aux cache's in :mod:`ldcache.auxcache`).  Removing them is only safe
+when no other run is between creating and renaming one, so it is done only while holding
+:func:`locked` — an advisory ``flock`` on the root directory that every ldcache run takes
+around its writes (bounded wait: :data:`ldcache.limits.LOCK_WAIT_SECONDS`; without the
+lock nothing is removed).  :func:`locked` is reentrant per :class:`Root`, so a caller may
+hold it around a whole run (plan included) and the calls here nest inside.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import stat
 import sys
-from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
+from contextlib import contextmanager
+from typing import BinaryIO, Callable, Dict, Iterator, List, Tuple
 
 from .errors import RootError
 from .format import Cache, build
-from .inroot import Root
+from .inroot import DT_DIR, Root
+from .limits import LOCK_WAIT_SECONDS, run_lock
 from .scan import Header, LinkOp, Message, Plan, Removal
 
-__all__ = ["apply_plan", "write_cache", "Report"]
+__all__ = ["apply_plan", "write_cache", "Report", "locked", "temp_name",
+           "remove_stale_link_temps"]
+
+#: Temporary names: ``.`` + NAME (cut to fit NAME_MAX) + ``.ldcache-`` + 6 of these.
+TEMP_MARK = b".ldcache-"
+TEMP_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_TEMP_NAME_ROOM = 255 - 1 - len(TEMP_MARK) - 6
+_TEMP_RE = re.compile(rb"\.(.+)" + re.escape(TEMP_MARK) + rb"[A-Za-z0-9]{6}", re.DOTALL)
 
 
-@dataclass
+def temp_name(name: bytes) -> bytes:
+    """A fresh temporary name for ``name`` (one path component), as ``write_atomic`` makes."""
+    return (b"." + name[:_TEMP_NAME_ROOM] + TEMP_MARK
+            + bytes(secrets.choice(TEMP_ALPHABET) for _ in range(6)))
+
+
+# ------------------------------------------------------------------------------ locking
+
+_held: Dict[int, Tuple[object, int, bool]] = {}
+
+
+@contextmanager
+def locked(root: Root, wait: float = LOCK_WAIT_SECONDS) -> Iterator[bool]:
+    """Hold the run lock of ``root`` (reentrant); yields whether it is really held."""
+    key = id(root)
+    entry = _held.get(key)
+    if entry is not None:
+        d, depth, held = entry
+        _held[key] = (d, depth + 1, held)
+        try:
+            yield held
+        finally:
+            d, depth, held = _held[key]
+            _held[key] = (d, depth - 1, held)
+        return
+    try:
+        d = root.opendir(b"/")
+    except RootError:
+        yield False
+        return
+    try:
+        with run_lock(d.fd, wait) as held:
+            _held[key] = (d, 1, held)
+            try:
+                yield held
+            finally:
+                del _held[key]
+    finally:
+        d.close()
+
+
+def _lock_held(root: Root) -> bool:
+    entry = _held.get(id(root))
+    return entry is not None and entry[2]
+
+
+def remove_stale_link_temps(root: Root, directory: bytes) -> int:
+    """Remove leftover link temporaries (symlinks named ``.NAME.ldcache-XXXXXX``) from
+    ``directory``; the count.  Only call while holding :func:`locked`."""
+    try:
+        entries = root.listdir(directory)
+    except RootError:
+        return 0
+    count = 0
+    base = directory.rstrip(b"/")
+    for name, dtype in entries:
+        if dtype == DT_DIR or not name.startswith(b".") or TEMP_MARK not in name:
+            continue
+        if not _TEMP_RE.fullmatch(name):
+            continue
+        path = base + b"/" + name
+        try:
+            if not stat.S_ISLNK(root.stat(path, follow=False).st_mode):
+                continue
+            root.unlink(path)
+            count += 1
+        except RootError:
+            pass
+    return count
+
+
 class Report:
-    links_made: int = 0
-    links_failed: int = 0
-    removed: int = 0
-    messages: list[str] = field(default_factory=list)
+    """What carrying out a plan did."""
+
+    def __init__(self) -> None:
+        self.links_made = 0
+        self.links_failed = 0
+        self.removed = 0
+        self.messages: list[str] = []
 
 
 def _printer(stream: BinaryIO | None) -> Callable[[bytes], None]:
@@ -49,6 +145,20 @@ def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool 
         report.messages.append(text)
         err(f"{prog}: {text}\n".encode(errors="surrogateescape"))
 
+    with locked(root) as held:
+        if held and update_links:
+            seen = set()
+            for ev in p.events:
+                if isinstance(ev, LinkOp) and ev.needed and ev.directory not in seen:
+                    seen.add(ev.directory)
+                    report.stale_temps += remove_stale_link_temps(root, ev.directory)
+        _apply_events(root, p, update_links, verbose, out, warn, report)
+    return report
+
+
+def _apply_events(root: Root, p: Plan, update_links: bool, verbose: bool,
+                  out: Callable[[bytes], None], warn: Callable[[str], None],
+                  report: Report) -> None:
     for ev in p.events:
         if isinstance(ev, Header):
             out(ev.text)
@@ -63,7 +173,6 @@ def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool 
                     pass
         elif isinstance(ev, LinkOp):
             _link(root, ev, update_links, verbose, out, warn, report)
-    return report
 
 
 def _link(root: Root, op: LinkOp, update_links: bool, verbose: bool,
@@ -76,7 +185,7 @@ def _link(root: Root, op: LinkOp, update_links: bool, verbose: bool,
     path = op.directory + b"/" + op.soname
     ok = True
     parent, _, base = path.rpartition(b"/")
-    tmp = parent + b"/." + base + b".ldcache-" + secrets.token_hex(4).encode()
+    tmp = parent + b"/" + temp_name(base)
     try:
         root.symlink(op.target, tmp)
     except RootError:
@@ -100,7 +209,16 @@ def _link(root: Root, op: LinkOp, update_links: bool, verbose: bool,
 
 
 def write_cache(root: Root, path: bytes | str, cache: Cache) -> bytes:
-    """Write ``cache`` to ``path`` inside ``root`` atomically (mode 0644); returns the bytes."""
+    """Write ``cache`` to ``path`` inside ``root`` atomically (mode 0644); returns the bytes.
+
+    Temporaries that killed runs left beside ``path`` are removed first (under the run
+    lock only)."""
     data = build(cache)
-    root.write_atomic(path, data, 0o644)
+    with locked(root) as held:
+        if held:
+            try:
+                root.remove_stale_temps(path)
+            except RootError:
+                pass  # e.g. no directory yet: write_atomic reports what matters
+        root.write_atomic(path, data, 0o644)
     return data

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from .errors import ConfError, RootError
@@ -92,8 +91,7 @@ class ConfDir(NamedTuple):
     dir_type: Optional[int]
 
 
-@dataclass(frozen=True)
-class ConfMessage:
+class ConfMessage(NamedTuple):
     """One line ``ldconfig`` writes to stderr while reading its configuration."""
 
     #: The text after ldconfig's ``"<argv[0]>: "`` prefix, without the newline; paths
@@ -109,20 +107,21 @@ class ConfMessage:
         return self.text
 
 
-@dataclass
 class ConfResult:
-    #: The directory lines, in ldconfig's order, includes expanded in place.
-    dirs: list[ConfDir] = field(default_factory=list)
-    messages: list[ConfMessage] = field(default_factory=list)
-    #: ≤ 2.31: hwcap bit number (``_DL_FIRST_EXTRA + N``) → name defined by ``hwcap N
-    #: name`` lines.  (Bit 63 is always ``tls`` in ldconfig; it is not listed here.)
-    hwcap_names: dict[int, bytes] = field(default_factory=dict)
-    #: Configuration files opened (counting repeated opens), for diagnostics.
-    files_read: int = 0
+    """What a configuration file yields."""
+
+    def __init__(self) -> None:
+        #: The directory lines, in ldconfig's order, includes expanded in place.
+        self.dirs: list[ConfDir] = []
+        self.messages: list[ConfMessage] = []
+        #: ≤ 2.31: hwcap bit number (``_DL_FIRST_EXTRA + N``) → name defined by ``hwcap N
+        #: name`` lines.  (Bit 63 is always ``tls`` in ldconfig; it is not listed here.)
+        self.hwcap_names: dict[int, bytes] = {}
+        #: Configuration files opened (counting repeated opens), for diagnostics.
+        self.files_read = 0
 
 
-@dataclass(frozen=True)
-class ConfLimits:
+class ConfLimits(NamedTuple):
     """Bounds on what :func:`parse_conf` reads; see the module docstring."""
 
     #: Configuration files open at once: ldconfig's fd limit 1024 − 3 standard fds.
