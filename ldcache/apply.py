@@ -124,6 +124,8 @@ class Report:
         self.links_made = 0
         self.links_failed = 0
         self.removed = 0
+        #: leftover temporary links of an interrupted run, removed
+        self.stale_temps = 0
         self.messages: list[str] = []
 
 
