@@ -11,6 +11,7 @@ from .. import __version__
 from ..errors import LdcacheError
 from . import build as _build
 from . import inspect as _inspect
+from . import tools as _tools
 
 __all__ = ["main", "build_parser"]
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    modules: list = [_inspect, _build]
+    modules: list = [_inspect, _build, _tools]
     return modules
 
 
@@ -50,7 +51,9 @@ def describe_os_error(exc: OSError) -> str:
     return f"{name}: {reason}" if name is not None else reason
 
 
-def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str) -> int:
+def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str,
+        failure: int = EXIT_FAILURE) -> int:
+    """``func(args)``; an error is one line on stderr and exit status ``failure``."""
     try:
         return func(args)
     except LdcacheError as exc:
@@ -59,7 +62,7 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, pro
         error_line(prog, describe_os_error(exc))
     except KeyboardInterrupt:
         error_line(prog, "interrupted")
-    return EXIT_FAILURE
+    return failure
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _finish(_build.ldconfig_main(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
-    return _finish(run(args.func, args, "ldcache"))
+    return _finish(run(args.func, args, "ldcache",
+                       getattr(args, "failure_status", EXIT_FAILURE)))
 
 
 def _finish(status: int) -> int:

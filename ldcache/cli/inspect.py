@@ -9,6 +9,7 @@ from typing import Any
 
 from ..format import Cache, build, parse
 from ..glibc import Behaviour, behaviour
+from ..jsonout import cache_json, dumps, info_json
 
 #: Largest cache file ldcache reads (glibc's own caches are well under 1 MiB).
 MAX_CACHE_BYTES = 256 << 20
@@ -100,10 +101,8 @@ def _out(data: bytes) -> None:
 def cmd_print(args: argparse.Namespace) -> int:
     data, name = read_cache_bytes(args.cache, args.root)
     if args.json:
-        import json
-
         cache = _parse(data, name) if data else Cache()
-        _out(json.dumps(cache_json(cache, name), indent=2).encode() + b"\n")
+        _out(dumps(cache_json(cache, name)))
         return 0
     from ..errors import CacheFormatError
     from ..printer import listing
@@ -116,60 +115,15 @@ def cmd_print(args: argparse.Namespace) -> int:
     return 0
 
 
-def _s(value: bytes | None) -> str | None:
-    return None if value is None else os.fsdecode(value)
-
-
-def cache_json(cache: Cache, name: bytes) -> dict[str, Any]:
-    """The documented JSON form of a cache (README: "JSON")."""
-    from ..printer import arch_word, type_word
-
-    b = behaviour()
-    return {
-        "cache": _s(name),
-        "layout": cache.layout,
-        "byte_order": cache.byte_order,
-        "generator": _s(cache.generator),
-        "hwcaps": [_s(h) for h in cache.hwcaps],
-        "entries": [
-            {
-                "soname": _s(e.soname),
-                "path": _s(e.path),
-                "flags": e.flags,
-                "type": type_word(e.flags, b),
-                "arch": arch_word(e.flags, b).lstrip(","),
-                "osversion": e.osversion,
-                "hwcap": e.hwcap,
-                "hwcaps_name": _s(e.hwcaps_name),
-                "isa_level": e.isa_level,
-            }
-            for e in cache.entries
-        ],
-    }
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     data, name = read_cache_bytes(args.cache, args.root)
     cache = _parse(data, name)
     from ..format import decode
 
     raw = decode(data)
-    info: dict[str, Any] = {
-        "cache": _s(name),
-        "file_size": len(data),
-        "layout": cache.layout,
-        "byte_order": cache.byte_order,
-        "entries": len(cache.entries),
-        "old_entries": raw.old_nlibs,
-        "string_table_size": raw.strings_end - raw.strings_start,
-        "string_table": cache.string_table,
-        "generator": _s(cache.generator),
-        "hwcaps": [_s(h) for h in cache.hwcaps],
-    }
+    info = info_json(cache, raw, name, len(data))
     if args.json:
-        import json
-
-        _out(json.dumps(info, indent=2).encode() + b"\n")
+        _out(dumps(info))
         return 0
     labels = {
         "cache": "cache", "file_size": "file size", "layout": "layout",
