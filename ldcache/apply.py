@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import stat
 import sys
 from contextlib import contextmanager
@@ -49,7 +48,7 @@ _TEMP_RE = re.compile(rb"\.(.+)" + re.escape(TEMP_MARK) + rb"[A-Za-z0-9]{6}", re
 def temp_name(name: bytes) -> bytes:
     """A fresh temporary name for ``name`` (one path component), as ``write_atomic`` makes."""
     return (b"." + name[:_TEMP_NAME_ROOM] + TEMP_MARK
-            + bytes(secrets.choice(TEMP_ALPHABET) for _ in range(6)))
+            + bytes(TEMP_ALPHABET[b % len(TEMP_ALPHABET)] for b in os.urandom(6)))
 
 
 # ------------------------------------------------------------------------------ locking

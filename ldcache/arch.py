@@ -25,7 +25,6 @@ shlib-versions,configure}``, ``sysdeps/x86*/``, ``elf/cache.c:print_entry`` (tag
 from __future__ import annotations
 
 import os
-import platform
 import struct
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -515,7 +514,7 @@ def host_arch() -> Arch:
         found = arch_for_elf(head[4], head[5], e_machine, e_flags)
         if found is not None:
             return found
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     if machine.startswith("arm"):
         return ARCHES["armhf"]
     if machine in ("mips", "mips64") or machine.startswith("mips"):

@@ -30,9 +30,7 @@ import ctypes
 import errno
 import functools
 import os
-import platform
 import re
-import secrets
 import stat
 from typing import Callable, List, Optional, Tuple, Union
 
@@ -78,6 +76,12 @@ _OPENAT2_EAGAIN_RETRIES = 64
 _BAD_NAMES = frozenset((b"", b".", b".."))
 _TEMP_MARK = b".ldcache-"
 _TEMP_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _random_suffix(n: int = 6) -> bytes:
+    """``n`` unpredictable characters of :data:`_TEMP_ALPHABET` (os.urandom; ``secrets`` costs
+    milliseconds to import)."""
+    return bytes(_TEMP_ALPHABET[b % len(_TEMP_ALPHABET)] for b in os.urandom(n))
 _NAME_MAX = 255
 _TEMP_NAME_ROOM = _NAME_MAX - 1 - len(_TEMP_MARK) - 6  # '.' + NAME + mark + 6 random
 
@@ -96,7 +100,7 @@ class _OpenHow(ctypes.Structure):
 
 def _openat2_nr() -> int:
     """openat2's number: 437 in the unified syscall table, shifted on the odd ABIs."""
-    machine = platform.machine()
+    machine = os.uname().machine
     if machine == "alpha":
         return 547
     if machine.startswith("mips"):
@@ -1113,7 +1117,7 @@ class Root:
             tmp = b""
             fd = -1
             for _ in range(100):
-                tmp = prefix + bytes(secrets.choice(_TEMP_ALPHABET) for _ in range(6))
+                tmp = prefix + _random_suffix()
                 try:
                     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW
                                  | _O_CLOEXEC | _O_NOCTTY, 0o600, dir_fd=dfd)
