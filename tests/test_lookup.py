@@ -22,8 +22,14 @@ from synthroots import copy_host_runtime, write
 
 from ldcache.arch import ARCHES
 from ldcache.format import Cache, Entry, read_cache
-from ldcache.lookup import (Loader, active_hwcaps, cpu_x86_64_level, default_loader, lookup,
-                            parse_kernel_version)
+from ldcache.lookup import (
+    Loader,
+    active_hwcaps,
+    cpu_x86_64_level,
+    default_loader,
+    lookup,
+    parse_kernel_version,
+)
 
 LD64 = "/lib64/ld-linux-x86-64.so.2"
 LD32 = "/lib32/ld-linux.so.2"
