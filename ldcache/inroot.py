@@ -1266,6 +1266,34 @@ class Dir:
         except OSError as e:
             raise self._root._wrap(e, self._child(n)) from None
 
+    def handle(self, name: bytes, *, link: bool | None = None) -> "FileHandle":
+        """A handle on the file a directory entry names, symlinks followed *in-root*, with its
+        ``stat`` — without opening it for reading (nothing is opened that is not a regular
+        file).  ``link``: the caller knows from ``d_type`` the entry is a symlink (True) or not
+        (False); None: find out.  ``is_link`` on the handle tells which it was."""
+        n = self._name(name)
+        child = self._child(n)
+        try:
+            if link is not True:
+                ofd = os.open(n, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=self.fd)
+                try:
+                    st = os.fstat(ofd)
+                except OSError:
+                    os.close(ofd)
+                    raise
+                if not stat.S_ISLNK(st.st_mode):
+                    return FileHandle(self._root, ofd, st, child, False)
+                os.close(ofd)
+            ofd = self._root._opath(child, True)
+            try:
+                st = os.fstat(ofd)
+            except OSError:
+                os.close(ofd)
+                raise
+            return FileHandle(self._root, ofd, st, child, True)
+        except OSError as e:
+            raise self._root._wrap(e, child) from None
+
     def readlink(self, name: bytes) -> bytes:
         n = self._name(name)
         try:
@@ -1289,3 +1317,44 @@ class Dir:
             os.unlink(n, dir_fd=self.fd)
         except OSError as e:
             raise self._root._wrap(e, self._child(n)) from None
+
+
+class FileHandle:
+    """An ``O_PATH`` handle on a file inside a root (from :meth:`Dir.handle`).
+
+    ``st`` is the file's stat (the symlink's target for a followed link); :meth:`open` opens
+    that very inode for reading, and only if it is a regular file."""
+
+    __slots__ = ("_root", "ofd", "st", "path", "is_link")
+
+    def __init__(self, root: Root, ofd: int, st: os.stat_result, path: bytes,
+                 is_link: bool) -> None:
+        self._root = root
+        self.ofd = ofd
+        self.st = st
+        self.path = path
+        self.is_link = is_link
+
+    def open(self) -> int:
+        """A read-only fd of the file (RootError if it is not a regular file)."""
+        try:
+            if not stat.S_ISREG(self.st.st_mode):
+                raise _not_regular(self.st.st_mode)
+            if _have_proc():
+                return os.open("/proc/self/fd/%d" % self.ofd,
+                               os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
+            return self._root._reopen(self.ofd, self.st, os.O_RDONLY,
+                                      self._root._reopen_by_path(self.path, True))
+        except OSError as e:
+            raise self._root._wrap(e, self.path) from None
+
+    def close(self) -> None:
+        if self.ofd >= 0:
+            fd, self.ofd = self.ofd, -1
+            os.close(fd)
+
+    def __enter__(self) -> "FileHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -23,7 +23,7 @@ from .errors import RootError
 from .format import HWCAP_EXTENSION, Cache, Entry
 from .glibc import Behaviour
 from .hwcaps import LegacyHwcaps, legacy_hwcaps
-from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, Root
+from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
 from .libcmp import libcmp, libcmp_key
 
 __all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
@@ -293,21 +293,26 @@ class _Scanner:
             return
         with d:
             libs = self._read_dir(d, entry, reg)
-        for lib in libs:
-            if entry.hwcaps_name is None:
-                if not lib.is_link:
-                    self._create_links(d.path, entry.path, lib.name, lib.soname)
-                filename = lib.soname
-            else:
-                if opt.verbose:
-                    self.plan.events.append(Header(b"\t%s -> %s\n" % (lib.soname, lib.name)))
-                filename = lib.name
-            if opt.build_cache:
-                self.plan.entries.append(CacheEntry(
-                    soname=lib.soname, path=entry.path + b"/" + filename, flags=lib.flag,
-                    osversion=lib.osversion if b.osversion else 0,
-                    legacy_hwcap=legacy_hwcap, hwcaps_name=entry.hwcaps_name,
-                    isa_level=lib.isa_level))
+            for lib in libs:
+                self._add(d, entry, lib, legacy_hwcap)
+
+    def _add(self, d: Dir, entry: _Dir, lib: _Lib, legacy_hwcap: int) -> None:
+        """The links and the cache entry for one library of directory ``d``."""
+        b, opt = self.b, self.opt
+        if entry.hwcaps_name is None:
+            if not lib.is_link:
+                self._create_links(d.path, entry.path, lib.name, lib.soname, d)
+            filename = lib.soname
+        else:
+            if opt.verbose:
+                self.plan.events.append(Header(b"\t%s -> %s\n" % (lib.soname, lib.name)))
+            filename = lib.name
+        if opt.build_cache:
+            self.plan.entries.append(CacheEntry(
+                soname=lib.soname, path=entry.path + b"/" + filename, flags=lib.flag,
+                osversion=lib.osversion if b.osversion else 0,
+                legacy_hwcap=legacy_hwcap, hwcaps_name=entry.hwcaps_name,
+                isa_level=lib.isa_level))
 
     def _read_dir(self, d: Dir, entry: _Dir, reg: _Registry) -> list[_Lib]:
         b, opt = self.b, self.opt
@@ -324,35 +329,36 @@ class _Scanner:
             if _is_temporary(name, b):
                 continue
             file_name = entry.path + b"/" + name
-            try:
-                lst = d.lstat(name) if dtype in (DT_UNKNOWN, DT_DIR, DT_REG) else None
-            except RootError as exc:
-                self.msg(f"Cannot lstat {_s(file_name)}: {_strerror(exc)}")
-                continue
-            mode = lst.st_mode if lst is not None else stat.S_IFLNK
-            is_link = stat.S_ISLNK(mode)
-            ident = lst
-            if is_link:
+            if dtype == DT_UNKNOWN:
                 try:
-                    ident = d.stat(name)
+                    link = stat.S_ISLNK(d.lstat(name).st_mode)
                 except RootError as exc:
-                    self.msg(f"Cannot stat {_s(file_name)}: {_strerror(exc)}", verbose=True)
-                    if opt.update_links and b".so." in name:
-                        self.plan.events.append(Removal(file_name))
+                    self.msg(f"Cannot lstat {_s(file_name)}: {_strerror(exc)}")
                     continue
-                is_dir = stat.S_ISDIR(ident.st_mode)
             else:
-                is_dir = stat.S_ISDIR(mode)
-            if not in_hwcaps and is_dir and b.legacy_hwcaps and \
-                    self.legacy.is_hwcap_platform(name):
-                assert ident is not None
-                reg.add_single(_Dir(file_name, entry.origin, entry.line, entry.flag,
-                                    ident.st_dev, ident.st_ino), False)
+                link = dtype == DT_LNK
+            try:
+                h = d.handle(name, link=link)
+            except RootError as exc:
+                if not link:
+                    self.msg(f"Cannot lstat {_s(file_name)}: {_strerror(exc)}")
+                    continue
+                # A dangling symlink (or a loop).
+                self.msg(f"Cannot stat {_s(file_name)}: {_strerror(exc)}", verbose=True)
+                if opt.update_links and b".so." in name:
+                    self.plan.events.append(Removal(file_name))
                 continue
-            if not is_link and not stat.S_ISREG(mode):
-                continue
-            assert ident is not None
-            lib = self._probe(d, name, file_name, is_link, ident)
+            with h:
+                is_link = h.is_link
+                st = h.st
+                if not in_hwcaps and stat.S_ISDIR(st.st_mode) and b.legacy_hwcaps and \
+                        self.legacy.is_hwcap_platform(name):
+                    reg.add_single(_Dir(file_name, entry.origin, entry.line, entry.flag,
+                                        st.st_dev, st.st_ino), False)
+                    continue
+                if not is_link and not stat.S_ISREG(st.st_mode):
+                    continue
+                lib = self._probe(h, file_name, is_link)
             if lib is None:
                 continue
             soname = lib.soname if lib.soname is not None else implicit_soname(name, b)
@@ -390,15 +396,15 @@ class _Scanner:
         # New sonames were pushed at the head of ldconfig's list.
         return [libs[s] for s in reversed(order)]
 
-    def _probe(self, d: Dir, name: bytes, file_name: bytes, is_link: bool,
-               ident: os.stat_result) -> Library | None:
+    def _probe(self, h: FileHandle, file_name: bytes, is_link: bool) -> Library | None:
+        st = h.st
         if self.aux is not None:
-            hit = self.aux.lookup(ident)
+            hit = self.aux.lookup(st)
             if hit is not None:
                 self.plan.reused += 1
                 return hit
         try:
-            fd = d.open(name)
+            fd = h.open()
         except RootError as exc:
             if exc.errno in (21, 22, 6, 19):  # a directory, FIFO or device behind the name
                 self.msg(f"Cannot mmap file {_s(file_name)}.\n")
@@ -406,7 +412,6 @@ class _Scanner:
                 self.msg(f"Input file {_s(file_name)} not found.\n")
             return None
         try:
-            st = os.fstat(fd)
             result = process_file(fd, st.st_size, file_name, self.arch, self.b)
         finally:
             os.close(fd)
@@ -422,10 +427,13 @@ class _Scanner:
         return result
 
     def _create_links(self, real_dir: bytes, path: bytes, libname: bytes,
-                      soname: bytes) -> None:
+                      soname: bytes, d: Dir | None = None) -> None:
         root = self.root
         full_soname = path + b"/" + soname
         full_libname = path + b"/" + libname
+        if d is not None and self._link_is_right(d, libname, soname):
+            self.plan.events.append(LinkOp(path, soname, libname, False, True))
+            return
         needed = remove = True
         try:
             st_so = root.stat(full_soname)
@@ -454,6 +462,21 @@ class _Scanner:
             except RootError:
                 remove = False
         self.plan.events.append(LinkOp(path, soname, libname, needed, remove))
+
+
+    @staticmethod
+    def _link_is_right(d: Dir, libname: bytes, soname: bytes) -> bool:
+        """The common cases of create_links' "link is already correct", decided from the
+        open directory alone: the library is its own soname, or ``soname`` is a symlink whose
+        text is exactly ``libname`` (a sibling, so both stat to the same file)."""
+        if libname == soname:
+            return True
+        if b"/" in soname or soname in (b".", b"..") or b"/" in libname:
+            return False
+        try:
+            return stat.S_ISLNK(d.lstat(soname).st_mode) and d.readlink(soname) == libname
+        except RootError:
+            return False
 
 
 class AuxLookup:
@@ -564,15 +587,21 @@ def make_cache(p: Plan, arch: Arch, b: Behaviour, *, layout: str | None = None,
     index = {name: i for i, name in enumerate(used)}
     signed = arch.char_signed
 
-    def key(item: tuple[int, CacheEntry]) -> tuple:
-        i, e = item
-        soname_key = tuple((-k, -v) for k, v in libcmp_key(e.soname, signed))
-        hw = e.hwcaps_name
-        bits = bin(e.legacy_hwcap).count("1")
-        return (soname_key, -e.flags, 0 if hw is not None else 1, hw or b"",
-                -bits, -e.legacy_hwcap, -e.osversion if b.osversion else 0, i)
+    # glibc inserts each entry after every entry that compares <= 0 with it: a stable sort.
+    # All criteria but the subdirectory name are "larger first", so sort descending (stable)
+    # with the name's rank negated.
+    rank = {name: -i for i, name in enumerate(used)}
+    osv = b.osversion
 
-    ordered = [e for _, e in sorted(enumerate(p.entries), key=key)]
+    def key(e: CacheEntry) -> tuple:
+        hw = e.hwcaps_name
+        legacy = e.legacy_hwcap
+        return (libcmp_key(e.soname, signed), e.flags,
+                0 if hw is None else 1, 0 if hw is None else rank[hw],
+                bin(legacy).count("1") if legacy else 0, legacy,
+                e.osversion if osv else 0)
+
+    ordered = sorted(p.entries, key=key, reverse=True)
     entries = []
     for e in ordered:
         if e.hwcaps_name is not None:
