@@ -7,7 +7,6 @@ Integers (flags, hwcap values) are plain numbers; ``null`` means "not present".
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,8 @@ __all__ = [
 
 def dumps(doc: Any) -> bytes:
     """The bytes printed for ``doc``: indented, one trailing newline."""
+    import json  # only when JSON is asked for: start-up time
+
     return json.dumps(doc, indent=2).encode() + b"\n"
 
 
