@@ -79,10 +79,15 @@ class AuxCache:
 
     def save(self, root: object) -> None:
         """Write the results used in this run; silently give up on any failure, as ldconfig."""
+        from .apply import locked
+
         try:
             # Like ldconfig: create the last level only (not /var/cache itself).
             root.mkdir(AUX_DIR, 0o700, exist_ok=True)  # type: ignore[attr-defined]
-            root.write_atomic(AUX_PATH, self.encode(), 0o600)  # type: ignore[attr-defined]
+            with locked(root) as held:  # type: ignore[arg-type]
+                if held:  # temporaries of killed runs (see ldcache.apply)
+                    root.remove_stale_temps(AUX_PATH)  # type: ignore[attr-defined]
+                root.write_atomic(AUX_PATH, self.encode(), 0o600)  # type: ignore[attr-defined]
         except (RootError, OSError):
             pass
 
