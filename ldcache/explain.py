@@ -76,6 +76,8 @@ def explain(root_path: str | bytes, query: str | bytes, *, cache: str = "/etc/ld
     q = os.fsencode(query)
     if not q:
         raise LdcacheError("explain: empty PATH or SONAME")
+    if b"/" in q and not q.startswith(b"/"):
+        raise LdcacheError(f"{os.fsdecode(q)}: PATH must be absolute (inside the root)")
     with Root(root_path) as root:
         info, plan = plan_root(root, BuildOptions(root=root_path, conf=conf, glibc=glibc,
                                                   arch=arch, ignore_aux=True,
@@ -84,8 +86,6 @@ def explain(root_path: str | bytes, query: str | bytes, *, cache: str = "/etc/ld
         loader = default_loader(info.arch, info.behaviour.version)
         ctx = _Context(root, info, plan, planned, loader, cache)
         if b"/" in q:
-            if not q.startswith(b"/"):
-                raise LdcacheError(f"{os.fsdecode(q)}: PATH must be absolute (inside the root)")
             out = ctx.explain_path(q)
         else:
             out = ctx.explain_soname(q)

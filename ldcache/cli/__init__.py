@@ -56,10 +56,10 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, pro
     """``func(args)``; an error is one line on stderr and exit status ``failure``."""
     try:
         return func(args)
+    except OSError as exc:  # RootError too: "PATH: reason"
+        error_line(prog, describe_os_error(exc))
     except LdcacheError as exc:
         error_line(prog, str(exc))
-    except OSError as exc:
-        error_line(prog, describe_os_error(exc))
     except KeyboardInterrupt:
         error_line(prog, "interrupted")
     return failure
