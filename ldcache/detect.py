@@ -68,23 +68,42 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
     own = not isinstance(root, Root)
     r = Root(root) if own else root  # type: ignore[arg-type]
     try:
-        paths = [libc_path] if libc_path else [p for pat in LIBC_CANDIDATES for p in r.glob(pat)]
-        for path in paths:
-            try:
-                data = r.read_file(path, max_bytes=MAX_LIBC_BYTES)
-            except OSError:
-                continue
-            if not data:
-                continue
-            m = banner_of(data)
-            if m is None:
-                continue
-            pkg = (m.group(1) or b"").strip()
-            return GlibcInfo(parse_version(m.group(3)), pkg, m.group(2), m.group(3), path)
+        patterns = [libc_path] if libc_path else LIBC_CANDIDATES
+        for pattern in patterns:
+            for path in ([pattern] if libc_path else r.glob(pattern)):
+                found = _banner_in(r, path)
+                if found is not None:
+                    pkg = (found.group(1) or b"").strip()
+                    return GlibcInfo(parse_version(found.group(3)), pkg, found.group(2),
+                                     found.group(3), path)
         return None
     finally:
         if own:
             r.close()
+
+
+def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
+    """glibc's version banner in the file at ``path``, searched in place (mapped, not read)."""
+    import mmap
+
+    try:
+        fd = r.open(path)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if not 0 < size <= MAX_LIBC_BYTES:
+            return None
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as m:
+            found = _BANNER.search(m)  # type: ignore[call-overload]
+            if found is None:
+                return None
+            # Copy the match out of the mapping before it is closed.
+            return _BANNER.match(bytes(m[found.start():found.end()]))
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
 # --- the whole picture: architecture, glibc behaviour, system directories --------------------
