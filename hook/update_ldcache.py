@@ -26,20 +26,20 @@ folders it does not list.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
 import os
 import posixpath
 import re
-import secrets
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from ldcache.errors import RootError
 from ldcache.inroot import Root
 
 from .context import Context, HookError, why
 from .log import Log
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ldcache.detect import RootInfo
 
 __all__ = ["run", "update_root", "UpdateResult", "write_dropin", "validate_folders",
            "musl_arches", "CONF", "CONF_D", "INCLUDE_LINE", "MUSL_DEFAULT_PATH"]
@@ -172,7 +172,7 @@ def _configured(root: Root, behaviour: object, system_dirs: tuple) -> set:
 
 def _random_digits() -> str:
     """What Go's os.CreateTemp puts in place of '*': a random decimal number."""
-    return str(secrets.randbelow(1 << 32))
+    return str(int.from_bytes(os.urandom(4), "little"))
 
 
 def _write_dropin(root: Root, prefix: bytes, lines: List[bytes],
@@ -233,9 +233,7 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
     res = UpdateResult()
     with Root(root_path) as root:
         musl = musl_arches(root)
-        # (Each detection reads the root's libc: done once here, once by the build.)
-        glibc = detect_glibc(root) if musl else None
-        if musl and glibc is None:
+        if musl and detect_glibc(root) is None:
             for arch in musl:
                 if update_musl_path(root, arch, folders, log):
                     res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
@@ -245,12 +243,9 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
         except RootError as e:
             raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {why(e)}") from None
         res.created_conf = _ensure_conf(root)
+        # The root's glibc behaviour and system directories, found once for the whole job.
+        info = describe_root(root, prog="cdi-hook")
         if folders:
-            # The root's glibc behaviour and system directories (its notices are printed
-            # once, by the build below).
-            with contextlib.redirect_stderr(io.StringIO()):
-                info = describe_root(root, prog="cdi-hook")
-            glibc = info.glibc
             configured = _configured(root, info.behaviour, info.system_dirs)
             res.added = [f for f in folders if _norm(f) not in configured]
             if res.added:
@@ -264,24 +259,20 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
                               f"scanning {', '.join(map(os.fsdecode, res.cmdline_dirs))}")
             else:
                 log.debug("every folder is already configured")
-        elif not musl:
-            glibc = detect_glibc(root)
-        res.generator = glibc.ldconfig_generator if glibc is not None else None
-    _build(root_path, res)
-    if musl:
-        with Root(root_path) as root:
-            for arch in musl:
-                if update_musl_path(root, arch, folders, log):
-                    res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
+        res.generator = info.glibc.ldconfig_generator if info.glibc is not None else None
+        _build(root, root_path, res, info)
+        for arch in musl:
+            if update_musl_path(root, arch, folders, log):
+                res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
     return res
 
 
-def _build(root_path: str, res: UpdateResult) -> None:
+def _build(root: Root, root_path: str, res: UpdateResult, info: RootInfo) -> None:
     from ldcache.build import BuildOptions, run_build
 
     options = BuildOptions(root=root_path, dirs=tuple(res.cmdline_dirs), prog="cdi-hook",
-                           generator=res.generator or BuildOptions.generator)
-    result = run_build(options)
+                           generator=res.generator or BuildOptions._field_defaults["generator"])
+    result = run_build(options, root=root, info=info)
     res.entries = len(result.cache.entries) if result.cache is not None else None
 
 

@@ -40,9 +40,12 @@ class BuildResult(NamedTuple):
     cache_bytes: Optional[bytes]
 
 
-def plan_root(root: Root, options: BuildOptions) -> tuple[RootInfo, Plan]:
-    """Detect what ``root`` is and plan its ldconfig run (nothing is written)."""
-    info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
+def plan_root(root: Root, options: BuildOptions,
+              info: RootInfo | None = None) -> tuple[RootInfo, Plan]:
+    """Detect what ``root`` is (unless ``info`` says it already) and plan its ldconfig run
+    (nothing is written)."""
+    if info is None:
+        info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
     for d in options.dirs:
         if options.build_cache and not d.startswith(b"/"):
             raise ConfError(f"relative path `{os.fsdecode(d)}' used to build cache")
@@ -59,25 +62,35 @@ def plan_root(root: Root, options: BuildOptions) -> tuple[RootInfo, Plan]:
     return info, p
 
 
-def run_build(options: BuildOptions) -> BuildResult:
-    """Run ``ldcache build``: make links, write the cache (as configured)."""
+def run_build(options: BuildOptions, *, root: Root | None = None,
+              info: RootInfo | None = None) -> BuildResult:
+    """Run ``ldcache build``: make links, write the cache (as configured).
+
+    ``root``: an open :class:`Root` of ``options.root`` to use; ``info``: what
+    :func:`~ldcache.detect.describe_root` already found for it (callers that looked first)."""
+    if root is None:
+        with Root(options.root) as opened:
+            return run_build(options, root=opened, info=info)
+    return _run(root, options, info)
+
+
+def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResult:
     from .apply import apply_plan, write_cache
 
-    with Root(options.root) as root:
-        if options.manual_link:
-            return _manual_link(root, options)
-        info, p = plan_root(root, options)
-        apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
-                   prog=options.prog)
-        cache = data = None
-        if options.build_cache:
-            cache = make_cache(p, info.arch, info.behaviour, layout=options.layout,
-                               generator=options.generator)
-            data = write_cache(root, options.cache or "/etc/ld.so.cache", cache)
-            # Like ldconfig, the aux cache is written whenever a cache is built (-i only
-            # skips reading it).
-            p.aux.save(root)
-        return BuildResult(info, p, cache, data)
+    if options.manual_link:
+        return _manual_link(root, options)
+    info, p = plan_root(root, options, info)
+    apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
+               prog=options.prog)
+    cache = data = None
+    if options.build_cache:
+        cache = make_cache(p, info.arch, info.behaviour, layout=options.layout,
+                           generator=options.generator)
+        data = write_cache(root, options.cache or "/etc/ld.so.cache", cache)
+        # Like ldconfig, the aux cache is written whenever a cache is built (-i only
+        # skips reading it).
+        p.aux.save(root)
+    return BuildResult(info, p, cache, data)
 
 
 def _manual_link(root: Root, options: BuildOptions) -> BuildResult:
