@@ -215,7 +215,7 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
 
     try:
         module = importlib.import_module(spec.module)
-        hook_run = getattr(module, "run")
+        hook_run = module.run
         if process:
             import gc
 

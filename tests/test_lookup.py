@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 from gcclib import build_library, have_gcc, install_library
@@ -79,7 +80,7 @@ def test_kernel_version():
 
 # --- the root ------------------------------------------------------------------------------
 
-def _program(path: Path, libs: list[Path], flags: list[str] = ()) -> None:
+def _program(path: Path, libs: list[Path], flags: Sequence[str] = ()) -> None:
     src = path.with_suffix(".c")
     src.write_text("int main(void) { return 0; }\n")
     subprocess.run(["gcc", *flags, "-Wl,--no-as-needed", "-o", str(path), str(src),
