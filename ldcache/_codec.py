@@ -3,10 +3,38 @@ ldcache/layouts.py — do not edit.  Each structure: (struct format without the 
 order character, fields as (name, const value or None))."""
 
 SPECS = {
-    'old_header': ('11s1xL', (('magic', b'ld.so-1.7.0'), ('nlibs', None))),
-    'old_entry': ('lLL', (('flags', None), ('key', None), ('value', None))),
-    'new_header': ('17s3sLLB3xL12x', (('magic', b'glibc-ld.so.cache'), ('version', b'1.1'), ('nlibs', None), ('len_strings', None), ('flags', None), ('extension_offset', None))),
-    'new_entry': ('lLLLQ', (('flags', None), ('key', None), ('value', None), ('osversion', None), ('hwcap', None))),
-    'extension_header': ('LL', (('magic', 3936625012), ('count', None))),
-    'extension_section': ('LLLL', (('tag', None), ('flags', None), ('offset', None), ('size', None))),
+    'old_header': ('11s1xL', (
+        ('magic', b'ld.so-1.7.0'),
+        ('nlibs', None),
+    )),
+    'old_entry': ('lLL', (
+        ('flags', None),
+        ('key', None),
+        ('value', None),
+    )),
+    'new_header': ('17s3sLLB3xL12x', (
+        ('magic', b'glibc-ld.so.cache'),
+        ('version', b'1.1'),
+        ('nlibs', None),
+        ('len_strings', None),
+        ('flags', None),
+        ('extension_offset', None),
+    )),
+    'new_entry': ('lLLLQ', (
+        ('flags', None),
+        ('key', None),
+        ('value', None),
+        ('osversion', None),
+        ('hwcap', None),
+    )),
+    'extension_header': ('LL', (
+        ('magic', 3936625012),
+        ('count', None),
+    )),
+    'extension_section': ('LLLL', (
+        ('tag', None),
+        ('flags', None),
+        ('offset', None),
+        ('size', None),
+    )),
 }

@@ -435,7 +435,8 @@ def _build() -> dict[str, Arch]:
                                      ("arceb", "big", "ld-linux-arceb.so.2", None)):
         add(Arch(name, "arc", EM_ARCV2, 32, order, 3, _ANY6, False, 4, "generic",
                  ("/lib/" + ld,), "/lib", "/usr/lib", "plain",
-                 _lib(ld) + _names(("/lib/ld-linux-arc.so.2", L6), ("/lib/ld-linux-arceb.so.2", L6)),
+                 _lib(ld) + _names(("/lib/ld-linux-arc.so.2", L6),
+                                   ("/lib/ld-linux-arceb.so.2", L6)),
                  _LIBC6_LIBS_TWICE, triplet))
     for name, ld in (("csky", "ld-linux-cskyv2.so.1"), ("csky_hf", "ld-linux-cskyv2-hf.so.1")):
         add(Arch(name, "csky", EM_CSKY, 32, "little", 3, _ANY6, False, 4, "generic",

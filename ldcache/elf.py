@@ -28,12 +28,11 @@ the first 4 KiB (ELF header, program headers, notes), its dynamic array, its str
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import os
 import struct
 import sys
 from array import array
+from typing import NamedTuple
 
 from .arch import (
     FLAG_AARCH64_LIB64,

@@ -389,7 +389,7 @@ def _decode_old(data: bytes) -> RawCache:
         # Readers use the new table of a compat file and never look at the old entries
         # (glibc 2.33-2.36 can write uninitialised offsets there).
         return raw
-    for i, (flags, key, value) in enumerate(raw.old_entries):
+    for i, (_flags, key, value) in enumerate(raw.old_entries):
         where = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * i
         for off, what in ((key, "old key"), (value, "old value")):
             start = base + off
@@ -621,7 +621,6 @@ def build(cache: Cache) -> bytes:
         n_old += n_old & 1  # the last entry is duplicated to keep the new header aligned
         # With legacy hwcap entries glibc 2.33-2.36 fill this old table from the wrong
         # index and uninitialised memory (spec 1.4.3); what they meant is written instead.
-    old_size = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * n_old if cache.layout != "new" else 0
 
     # String table and each entry's (key, value) offsets within it.
     if cache.string_table == "concat":

@@ -8,9 +8,8 @@ from running real ldconfigs (see ``vectors/``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import re
+from typing import NamedTuple
 
 __all__ = ["Behaviour", "behaviour", "parse_version", "NEWEST", "OLDEST"]
 

@@ -2,9 +2,10 @@
 
 Each structure mirrors its C declaration in glibc's ``sysdeps/generic/dl-cache.h``.  These
 definitions are the single source of truth: :mod:`ldcache._codec` is *generated* from them
-(``python -m ldcache.layouts > ldcache/_codec.py``; a test checks it is current and that both
-decode every vector identically), so that reading and writing a cache need not import
-construct — its import alone costs more than parsing a 10,000-entry cache.
+(``python -m ldcache.layouts > codec.py && mv codec.py ldcache/_codec.py``; a test checks
+it is current and that both decode every vector identically), so that reading and writing a
+cache need not import construct — its import alone costs more than parsing a 10,000-entry
+cache.
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ def codec_source() -> str:
     ]
     for name in STRUCTURES:
         fmt, fields = _compile(getattr(little, name))
-        lines.append(f"    {name!r}: ({fmt!r}, {fields!r}),")
+        lines.append(f"    {name!r}: ({fmt!r}, (")
+        lines += [f"        {field!r}," for field in fields]
+        lines.append("    )),")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

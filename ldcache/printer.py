@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .arch import arch_word
 from .format import RawCache, decode
-from .glibc import Behaviour, behaviour as _behaviour
+from .glibc import Behaviour
+from .glibc import behaviour as _behaviour
 
 __all__ = ["listing", "arch_word", "type_word"]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable, Iterable, NamedTuple, Union
+from typing import Iterable, NamedTuple, Union
 
 from .arch import Arch
-from .conf import ConfDir, parse_conf, trim_dir
+from .conf import parse_conf, trim_dir
 from .elf import Library, process_file, soname_from_file_name
 from .errors import RootError
 from .format import HWCAP_EXTENSION, Cache, Entry
@@ -27,7 +27,7 @@ from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
 from .libcmp import libcmp, libcmp_key
 
 __all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
-           "plan", "scan_directories", "make_cache", "is_dso_name"]
+           "plan", "make_cache", "is_dso_name", "manual_link_plan"]
 
 # Library types (sysdeps/generic/ldconfig.h).
 FLAG_ANY = -1
@@ -241,10 +241,6 @@ class _Lib:
         self.is_link = is_link
         self.isa_level = isa_level
         self.osversion = osversion
-
-
-#: A probe cache: identity → result, consulted before reading a file (the aux cache).
-ProbeCache = Callable[[os.stat_result], Union[Library, None]]
 
 
 class _Scanner:
@@ -500,7 +496,8 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
         reg.add_dir(d, b"<cmdline>", 0)
     extra_hwcaps: tuple[tuple[int, str], ...] = ()
     if not options.only_cmdline:
-        conf = parse_conf(root, options.conf, b)
+        conf = parse_conf(root, options.conf, b, hwcap_first_extra=legacy_hwcaps(
+            arch, version=b.version).first_extra)
         pending = sorted(conf.messages, key=lambda m: m.position)
 
         def say(upto: int) -> None:
@@ -519,7 +516,7 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
                              for bit, name in sorted(conf.hwcap_names.items()))
         for sd in system_dirs:
             reg.add_dir(sd, b"<builtin>", 0)
-    legacy = legacy_hwcaps(arch.family, extra_hwcaps)
+    legacy = legacy_hwcaps(arch, extra_hwcaps, version=b.version)
     _Scanner(root, arch, b, options, result, legacy, aux).scan(reg)
     return result
 
@@ -529,7 +526,7 @@ def manual_link_plan(root: Root, arch: Arch, b: Behaviour, libraries: Iterable[b
     """``ldconfig -l``: link each library file named to its soname (``manual_link``)."""
     result = Plan()
     scanner = _Scanner(root, arch, b, Options(verbose=verbose), result,
-                       legacy_hwcaps(arch.family), None)
+                       legacy_hwcaps(arch, version=b.version), None)
     for library in libraries:
         path, sep, libname = library.rpartition(b"/")
         if not sep:
@@ -563,17 +560,6 @@ def manual_link_plan(root: Root, arch: Arch, b: Behaviour, libraries: Iterable[b
             continue
         soname = lib.soname if lib.soname is not None else implicit_soname(libname, b)
         scanner._create_links(path, path, libname, soname)
-    return result
-
-
-def scan_directories(root: Root, arch: Arch, b: Behaviour, dirs: Iterable[ConfDir],
-                     options: Options = Options()) -> Plan:
-    """Scan exactly ``dirs`` (for tools that pick directories themselves)."""
-    result = Plan()
-    reg = _Registry(root, b, result, options.verbose)
-    for cd in dirs:
-        reg.add_dir(cd.path, cd.origin, cd.line)
-    _Scanner(root, arch, b, options, result, legacy_hwcaps(arch.family), None).scan(reg)
     return result
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any, Sequence
 
 from .. import __version__
@@ -113,6 +112,3 @@ def ldconfig_main(argv: Sequence[str]) -> int:
 def is_ldconfig_name(argv0: str) -> bool:
     return os.path.basename(argv0).startswith("ldconfig")
 
-
-def main_ldconfig() -> int:  # console entry point for tests
-    return ldconfig_main(sys.argv[1:])
