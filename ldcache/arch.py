@@ -227,12 +227,11 @@ class Arch(_ArchFields):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Arch":
         self = super().__new__(cls, *args, **kwargs)
-        fill: dict[str, int] = {}
-        if not self.aout_info_size:
-            fill["aout_info_size"] = self.elf_class // 8
-        if not self.aout_exec_size:
-            fill["aout_exec_size"] = 40 if self.elf_class == 64 else 32
-        return self._replace(**fill) if fill else self
+        if self.aout_info_size and self.aout_exec_size:
+            return self
+        return self._replace(
+            aout_info_size=self.aout_info_size or self.elf_class // 8,
+            aout_exec_size=self.aout_exec_size or (40 if self.elf_class == 64 else 32))
 
     @property
     def ei_class(self) -> int:

@@ -62,6 +62,13 @@ def plan_root(root: Root, options: BuildOptions,
     return info, p
 
 
+def _save_aux(root: Root, p: Plan) -> None:
+    from .auxcache import AuxCache
+
+    if isinstance(p.aux, AuxCache):
+        p.aux.save(root)
+
+
 def run_build(options: BuildOptions, *, root: Root | None = None,
               info: RootInfo | None = None) -> BuildResult:
     """Run ``ldcache build``: make links, write the cache (as configured).
@@ -89,7 +96,7 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResul
         data = write_cache(root, options.cache or "/etc/ld.so.cache", cache)
         # Like ldconfig, the aux cache is written whenever a cache is built (-i only
         # skips reading it).
-        p.aux.save(root)
+        _save_aux(root, p)
     return BuildResult(info, p, cache, data)
 
 

@@ -65,7 +65,7 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
     from .inroot import Root
 
     own = not isinstance(root, Root)
-    r = Root(root) if own else root  # type: ignore[arg-type]
+    r: Root = Root(root) if own else root  # type: ignore[arg-type,assignment]
     try:
         patterns = [libc_path] if libc_path else LIBC_CANDIDATES
         for pattern in patterns:

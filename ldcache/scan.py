@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Iterable, NamedTuple, Union
+from typing import Iterable, NamedTuple, Protocol, Union
 
 from .arch import Arch
 from .conf import parse_conf, trim_dir
@@ -475,14 +475,12 @@ class _Scanner:
             return False
 
 
-class AuxLookup:
-    """Interface of the aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
+class AuxLookup(Protocol):
+    """The aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
 
-    def lookup(self, st: os.stat_result) -> Library | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def lookup(self, st: os.stat_result) -> Library | None: ...
 
-    def store(self, st: os.stat_result, lib: Library) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def store(self, st: os.stat_result, lib: Library) -> None: ...
 
 
 # --- the whole run -------------------------------------------------------------------------
