@@ -77,13 +77,17 @@ def known_empty_big_endian(cache: object, order: str) -> bool:
       hwcap ones) is rejected: the empty old table is guessed little endian and then
       "disagrees" with the new header's endianness flag (``compat-big-empty-old-table``;
       ``ldcache build -c compat`` of an empty s390x glibc 2.33+ root writes such a file);
-    * an *old*-layout cache with an empty table has no byte order at all (not a bug).
+    * an *old*-layout cache with an empty table has no byte order at all (not a bug);
+    * a compat cache with no entries and no string table is read back as layout "old"
+      (``format._decode_old`` requires ``len(data) > new_offset + NEW_HEADER_SIZE``
+      where a bare new header is ``==``; ``empty-compat-read-as-old``) — an empty glibc
+      2.31/2.32 root, whose default layout is compat.
 
-    Remove the first two once those tests pass."""
-    if order != "big":
-        return False
+    Remove the bug cases once those tests pass."""
     entries = getattr(cache, "entries")
-    return not entries or all(getattr(e, "legacy_hwcap", 0) for e in entries)
+    if not entries:
+        return True
+    return order == "big" and all(getattr(e, "legacy_hwcap", 0) for e in entries)
 
 
 def cache_target(data: bytes) -> None:
@@ -123,10 +127,10 @@ def cache_target(data: bytes) -> None:
                 if known_empty_big_endian(cache, order):
                     continue
                 raise
+            if known_empty_big_endian(cache, order):
+                continue
             assert again.layout == layout, (layout, order)
-            # (An old-layout cache without entries has no byte order to read.)
-            assert again.byte_order == order or known_empty_big_endian(cache, order), \
-                (layout, order)
+            assert again.byte_order == order, (layout, order)
             if layout != "old":
                 assert again.entries == cache.entries, (layout, order)
             # Converting the converted cache again keeps its entries (not always its
