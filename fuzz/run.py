@@ -113,7 +113,8 @@ def run_target(target: str, seconds: int, jobs: int, extra: list[str]) -> tuple[
     if have_atheris():
         args = [sys.executable, str(Path(__file__)), "--child", target, "--",
                 str(corpus), f"-max_total_time={seconds}",
-                f"-timeout={targets.INPUT_SECONDS}", f"-rss_limit_mb={RSS_LIMIT_MB}",
+                f"-timeout={targets.FUZZ_TIMEOUT.get(target, targets.INPUT_SECONDS)}",
+                f"-rss_limit_mb={RSS_LIMIT_MB}",
                 f"-artifact_prefix={crashes}/", "-max_len=65536", "-print_final_stats=1",
                 *extra]
         if jobs > 1:

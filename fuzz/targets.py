@@ -41,8 +41,12 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 REGRESSIONS = HERE / "regressions"
 
-#: Per-input wall-time bound (seconds) — the same for libFuzzer's -timeout.
+#: Per-input wall-time bound (seconds), uninstrumented (pytest replays).
 INPUT_SECONDS = 5
+#: libFuzzer's -timeout per target: atheris' coverage instrumentation makes the
+#: configuration parser ~25x slower, and its worst inputs (include storms that end at
+#: ConfLimits.max_files, ~1 s uninstrumented) would time out as false positives.
+FUZZ_TIMEOUT = {"cache": 5, "elf": 5, "conf": 60}
 
 
 class Hang(Exception):
