@@ -200,7 +200,7 @@ class _Context:
 
     def explain_path(self, path: bytes) -> Explanation:
         from .elf import Library, process_file
-        from .scan import implicit_soname, is_dso_name
+        from .scan import implicit_soname, is_dso_name, is_temporary_name
 
         b = self.info.behaviour
         out = Explanation(path, "path", "missing")
@@ -239,7 +239,7 @@ class _Context:
             out.reasons.append(f"{_s(name)} is not a DSO name (lib*.so*, ld-*.so*): "
                                "ldconfig does not look at it")
             return out
-        if _is_temporary(name, b):
+        if is_temporary_name(name, b):
             out.verdict = "skipped-name"
             out.reasons.append(f"{_s(name)} is a temporary file name (prelink, dpkg, rpm): "
                                "skipped")
@@ -317,13 +317,6 @@ class _Context:
             out.reasons.append(f"in the cache, but the loader picks {winner} for "
                                f"{_s(soname)}{why}")
         return out
-
-
-def _is_temporary(name: bytes, b: Behaviour) -> bool:
-    """ldconfig's temporary-name rule (scan's, which it keeps private)."""
-    from . import scan
-
-    return bool(scan._is_temporary(name, b))
 
 
 def _s(b: bytes) -> str:

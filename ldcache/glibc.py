@@ -83,11 +83,11 @@ _VERSION_RE = re.compile(rb"^(\d+)\.(\d+)")
 
 def parse_version(text: str | bytes) -> tuple[int, int]:
     """``"2.36"`` or ``"2.36-9+deb12u14"`` → ``(2, 36)``; ValueError otherwise."""
-    if isinstance(text, str):
-        text = text.encode()
-    m = _VERSION_RE.match(text.strip())
+    raw = text.encode() if isinstance(text, str) else text
+    m = _VERSION_RE.match(raw.strip())
     if not m:
-        raise ValueError(f"not a glibc version: {text!r}")
+        shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
+        raise ValueError(f"not a glibc version: {shown!r}")
     return int(m.group(1)), int(m.group(2))
 
 

@@ -27,7 +27,7 @@ from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
 from .libcmp import libcmp, libcmp_key
 
 __all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
-           "plan", "make_cache", "is_dso_name", "manual_link_plan"]
+           "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
 
 # Library types (sysdeps/generic/ldconfig.h).
 FLAG_ANY = -1
@@ -212,7 +212,7 @@ def is_dso_name(name: bytes, b: Behaviour) -> bool:
     return b.dso_ld_so_names and (name.startswith(b"ld.so.") or name.startswith(b"ld64.so."))
 
 
-def _is_temporary(name: bytes, b: Behaviour) -> bool:
+def is_temporary_name(name: bytes, b: Behaviour) -> bool:
     """Names of prelink (and, glibc ≥ 2.39, rpm and dpkg) temporary files."""
     if name.endswith(b".#prelink#"):
         return True
@@ -322,7 +322,7 @@ class _Scanner:
                     dtype == DT_REG or not (in_hwcaps or (
                         b.legacy_hwcaps and self.legacy.is_hwcap_platform(name)))):
                 continue
-            if _is_temporary(name, b):
+            if is_temporary_name(name, b):
                 continue
             file_name = entry.path + b"/" + name
             if dtype == DT_UNKNOWN:
