@@ -336,6 +336,20 @@ def _guess_order(data: bytes, offset: int, count_size: int, entry_size: int) -> 
     raise CacheFormatError("entry count larger than the file", offset)
 
 
+def _guess_new_order(data: bytes, offset: int) -> str:
+    """Byte order of a new header without an endianness flag (glibc ≤ 2.32): the one whose
+    entry count and string table fit the file (little endian when both do, as for an empty
+    cache, whose bytes are then the same in both orders)."""
+    fits = []
+    for order, fmt in (("little", "<II"), ("big", ">II")):
+        nlibs, len_strings = struct.unpack_from(fmt, data, offset + 20)
+        if offset + NEW_HEADER_SIZE + NEW_ENTRY_SIZE * nlibs + len_strings <= len(data):
+            fits.append(order)
+    if not fits:
+        raise CacheFormatError("entry count and string table larger than the file", offset + 20)
+    return fits[0]
+
+
 def _parse_struct(definition: _Structure, data: bytes, offset: int, what: str) -> SimpleNamespace:
     if offset + definition.sizeof() > len(data):
         raise CacheFormatError(f"truncated {what}", offset)
@@ -378,7 +392,7 @@ def _decode_old(data: bytes) -> RawCache:
     # writer puts it; its compat writer always makes that boundary the end of the table).
     for new_offset in sorted({base, (base + 7) & ~7, (base + 3) & ~3}):
         if data.startswith(NEW_MAGIC + NEW_VERSION, new_offset) and \
-                len(data) > new_offset + NEW_HEADER_SIZE:
+                len(data) >= new_offset + NEW_HEADER_SIZE:
             _decode_new(raw, new_offset)
             break
     else:
@@ -410,11 +424,11 @@ def _decode_new(raw: RawCache, offset: int) -> None:
         order = "big"
     elif flag & 3 == 1:
         raise CacheFormatError("cache header flags mark the cache invalid", offset + 28)
-    elif raw.old_nlibs is not None:
+    elif raw.old_nlibs:
         order = raw.byte_order
     else:
-        order = _guess_order(data, offset + 20, 4 + 4 + 20, NEW_ENTRY_SIZE)
-    if raw.old_nlibs is not None and order != raw.byte_order:
+        order = _guess_new_order(data, offset)
+    if raw.old_nlibs and order != raw.byte_order:
         raise CacheFormatError("old and new tables disagree on the byte order", offset + 28)
     if flag & ~3:
         raise CacheFormatError(f"unknown bits in the header flags byte {flag:#x}", offset + 28)
