@@ -78,7 +78,12 @@ def run_build(options: BuildOptions, *, root: Root | None = None,
     if root is None:
         with Root(options.root) as opened:
             return run_build(options, root=opened, info=info)
-    return _run(root, options, info)
+    from .apply import locked
+
+    # One run at a time per root: a run that planned before another's configuration
+    # change must not write its cache after it (ldcache.limits.LOCK_WAIT_SECONDS).
+    with locked(root):
+        return _run(root, options, info)
 
 
 def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResult:

@@ -25,6 +25,7 @@ from .glibc import Behaviour
 from .hwcaps import LegacyHwcaps, legacy_hwcaps
 from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
 from .libcmp import libcmp, libcmp_key
+from .limits import Deadline, check_dir_entries
 
 __all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
            "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
@@ -188,6 +189,7 @@ class _Registry:
             names = self.root.listdir(base)
         except RootError:
             return
+        check_dir_entries(len(names), base)
         for name, dtype in names:
             if name.startswith(b".") or dtype == DT_REG or b":" in name:
                 continue
@@ -253,6 +255,8 @@ class _Scanner:
         self.plan = plan
         self.legacy = legacy
         self.aux = aux
+        #: the run's time budget (ldcache.limits.MAX_RUN_SECONDS)
+        self.deadline = Deadline()
 
     def msg(self, text: str, verbose: bool = False) -> None:
         if verbose and not self.opt.verbose:
@@ -268,6 +272,7 @@ class _Scanner:
 
     def scan_dir(self, entry: _Dir, reg: _Registry) -> None:
         b, opt = self.b, self.opt
+        self.deadline.check(_s(entry.path))
         legacy_hwcap = 0
         if entry.hwcaps_name is None:
             if b.legacy_hwcaps:
@@ -315,7 +320,9 @@ class _Scanner:
         in_hwcaps = entry.hwcaps_name is not None
         libs: dict[bytes, _Lib] = {}
         order: list[bytes] = []
-        for name, dtype in d.entries():
+        listing = d.entries()
+        check_dir_entries(len(listing), entry.path)
+        for name, dtype in listing:
             if dtype not in (DT_UNKNOWN, DT_LNK, DT_REG, DT_DIR):
                 continue
             if not is_dso_name(name, b) and (
@@ -412,6 +419,8 @@ class _Scanner:
         finally:
             os.close(fd)
         self.plan.probed += 1
+        if not self.plan.probed & 255:
+            self.deadline.check(_s(file_name))
         for warning in result.warnings:
             self.msg(warning)
         if not isinstance(result, Library):
