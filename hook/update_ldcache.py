@@ -144,20 +144,17 @@ def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) ->
 
 
 def _ensure_conf(root: Root) -> bool:
-    """Create /etc/ld.so.conf including the drop-in directory if there is none."""
+    """Create /etc/ld.so.conf including the drop-in directory if there is none.
+
+    Written whole under a temporary name and renamed into place, so that a run killed
+    half-way never leaves an empty file (which later runs would take as the image's own).
+    Two hooks racing here write the same bytes."""
     try:
-        fd = root.open(CONF, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except RootError as e:
-        if e.errno == errno.EEXIST:
+        if root.exists(CONF, follow=False):
             return False
+        root.write_atomic(CONF, INCLUDE_LINE, 0o644)
+    except RootError as e:
         raise HookError(f"failed to create {os.fsdecode(CONF)}: {why(e)}") from None
-    try:
-        os.write(fd, INCLUDE_LINE)
-        os.fchmod(fd, 0o644)
-    except OSError as e:
-        raise HookError(f"failed to write {os.fsdecode(CONF)}: {e.strerror}") from None
-    finally:
-        os.close(fd)
     return True
 
 
