@@ -27,7 +27,7 @@ import re
 import stat
 import sys
 from contextlib import contextmanager
-from typing import BinaryIO, Callable, Dict, Iterator, List, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, Tuple
 
 from .errors import RootError
 from .format import Cache, build
@@ -129,9 +129,11 @@ class Report:
 
 
 def _printer(stream: BinaryIO | None) -> Callable[[bytes], None]:
-    if stream is None:
-        return lambda data: None
-    return stream.write
+    def out(data: bytes) -> None:
+        if stream is not None:
+            stream.write(data)
+
+    return out
 
 
 def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool = False,

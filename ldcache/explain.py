@@ -36,7 +36,6 @@ from .lookup import Loader, Lookup, default_loader, lookup
 
 if TYPE_CHECKING:  # pragma: no cover
     from .detect import RootInfo
-    from .glibc import Behaviour
     from .scan import Plan
 
 __all__ = ["Explanation", "explain"]
