@@ -25,16 +25,16 @@ How ldconfig uses the tables:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 __all__ = ["LegacyHwcaps", "legacy_hwcaps", "TLS_BIT", "FAMILIES"]
 
 TLS_BIT = 63
 
 
-@dataclass(frozen=True)
-class LegacyHwcaps:
+class LegacyHwcaps(NamedTuple):
+    """One port's legacy hwcap tables (a NamedTuple: cheap to define at start-up)."""
+
     #: hwcap names by bit number (the names ldconfig recognises; "" never matches).
     hwcap_names: tuple[str, ...]
     #: ``HWCAP_IMPORTANT``: bits of ``hwcap_names`` whose subdirectories ldconfig scans.
@@ -239,7 +239,8 @@ def legacy_hwcaps(family: Union[str, Any], extra: tuple[tuple[int, str], ...] = 
         if elf_class is None:
             elf_class = getattr(family, "elf_class", None)
         family = family.family
-    base = _table(family, tuple(version) if version else (2, 36), elf_class or 64)
+    v = (version[0], version[1]) if version else (2, 36)
+    base = _table(family, v, elf_class or 64)
     if extra:
         return LegacyHwcaps(base.hwcap_names, base.important, base.platforms,
                             base.first_platform, extra, base.first_extra)
