@@ -11,10 +11,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
-import pytest
 import debroots
+import pytest
 from synthroots import tree
 
 from ldcache.arch import ARCHES

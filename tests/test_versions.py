@@ -20,8 +20,8 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Tuple
 
-import pytest
 import debroots
+import pytest
 import versionroots as vr
 from common import requires_root
 from synthroots import tree

@@ -40,8 +40,8 @@ class Oracle:
 
     def warnings(self, stderr: bytes) -> List[str]:
         prefix = self.ldconfig + ": "
-        return sorted(l[len(prefix):] for l in stderr.decode(errors="replace").splitlines()
-                      if l.startswith(prefix))
+        return sorted(line[len(prefix):] for line in stderr.decode(errors="replace").splitlines()
+                      if line.startswith(prefix))
 
 
 def oracle(version: str) -> Oracle:
@@ -63,8 +63,8 @@ def run_ldcache(*args: str) -> "subprocess.CompletedProcess[bytes]":
 
 
 def ldcache_warnings(stderr: bytes) -> List[str]:
-    return sorted(l[len("ldcache: "):] for l in stderr.decode(errors="replace").splitlines()
-                  if l.startswith("ldcache: "))
+    return sorted(line[len("ldcache: "):] for line in stderr.decode(errors="replace").splitlines()
+                  if line.startswith("ldcache: "))
 
 
 # --- roots ---------------------------------------------------------------------------------
