@@ -16,6 +16,8 @@ header origins (≥2.32).
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Dict, Tuple
@@ -169,3 +171,115 @@ def test_versions_root_exercises_the_differences(tmp_path, pristine, version):
     assert ("/opt/v/ld64.so.9" in by_path) == (v >= (2, 34))
     assert ("/opt/v/libpkg.so.1" in by_path) == (v < (2, 39))
     assert any("hwcap directive ignored" in w for w in o.warnings(ref.stderr)) == (v >= (2, 32))
+
+
+# --- whole builds for ports Debian gives no root for; detection from the loader alone -------
+
+#: (arch, cross compiler triplet, flags, a legacy subdirectory, its bit, the 2.36 flags of a
+#: ``-nostdlib`` library).  Generic ports have no names of their own: ``tls`` (bit 63).
+PORTS = [
+    ("mips64el", "mips64el-linux-gnuabi64", [], "octeon", 2, 0x703),
+    ("riscv64", "riscv64-linux-gnu", [], "tls", 63, 0x1001),
+    ("sparc64", "sparc64-linux-gnu", [], "v9v", 6, 0x103),
+    ("alpha", "alpha-linux-gnu", [], "ev67", 4, 1),
+    ("m68k", "m68k-linux-gnu", [], "tls", 63, 1),
+    ("sh4", "sh4-linux-gnu", [], "tls", 63, 1),
+    ("hppa", "hppa-linux-gnu", [], "tls", 63, 1),
+    ("ppc64", "powerpc64le-linux-gnu", ["-mbig-endian"], "power9", 46, 0x503),
+]
+
+
+def cross_library(tmp: Path, triplet: str, flags: list, soname: str, out: Path) -> Path:
+    cc = next((shutil.which(f"{triplet}-gcc{v}") for v in ("", "-12", "-13", "-14")
+               if shutil.which(f"{triplet}-gcc{v}")), None)
+    if cc is None:
+        pytest.skip(f"no {triplet}-gcc (Debian: gcc-12-{triplet})")
+    src = tmp / "x.c"
+    src.write_text("int f(void) { return 42; }\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([cc, *flags, "-shared", "-fPIC", "-nostdlib", f"-Wl,-soname,{soname}",
+                    "-o", str(out), str(src)], check=True, capture_output=True)
+    return out
+
+
+def port_root(tmp: Path, arch: str, triplet: str, flags: list, subdir: str) -> Path:
+    """No libc, no ldconfig: only the port's dynamic linker (a cross-built object under the
+    loader's path) tells what the root is; /opt/x holds two versions of libfoo.so.1 and a
+    legacy subdirectory."""
+    from ldcache.arch import ARCHES
+    root = tmp / "root"
+    loader = ARCHES[arch].dynamic_linkers[0]
+    cross_library(tmp, triplet, flags, os.path.basename(loader), root / loader.lstrip("/"))
+    for rel in ("opt/x/libfoo.so.1.0", "opt/x/libfoo.so.1.2", f"opt/x/{subdir}/libfoo.so.1"):
+        cross_library(tmp, triplet, flags, "libfoo.so.1", root / rel)
+    (root / "etc").mkdir()
+    (root / "etc/ld.so.conf").write_text("/opt/x\n")
+    return root
+
+
+@pytest.mark.parametrize("arch,triplet,flags,subdir,bit,flags236", PORTS,
+                         ids=[p[0] for p in PORTS])
+def test_port_build_detected_from_the_loader(tmp_path, arch, triplet, flags, subdir, bit,
+                                             flags236):
+    from ldcache.arch import ARCHES
+    from ldcache.detect import describe_root
+    from ldcache.inroot import Root
+    root = port_root(tmp_path, arch, triplet, flags, subdir)
+    with Root(str(root)) as r:
+        info = describe_root(r, glibc="2.36")
+    assert info.arch.name == arch and info.notices == ()
+    for version, legacy in (("2.36", True), ("2.42", False)):
+        got = vr.run_ldcache("build", "-r", str(root), "--glibc", version, "-C", f"/c{version}")
+        assert got.returncode == 0, got.stderr.decode()
+        assert b"not found; assuming" not in got.stderr
+        data = (root / f"c{version}").read_bytes()
+        cache = parse(data)
+        assert cache.byte_order == ARCHES[arch].byte_order
+        want = flags236 if legacy else (flags236 & ~0xFF) | 3
+        entries = {e.path.decode(): e for e in cache.entries}
+        foo = entries["/opt/x/libfoo.so.1"]
+        assert (foo.soname, foo.flags, foo.hwcap) == (b"libfoo.so.1", want, 0)
+        if legacy:
+            sub = entries[f"/opt/x/{subdir}/libfoo.so.1"]
+            assert sub.hwcap == 1 << bit and sub.flags == want
+            assert cache.entries.index(sub) < cache.entries.index(foo)  # more bits first
+        else:
+            assert f"/opt/x/{subdir}/libfoo.so.1" not in entries
+        assert os.readlink(root / "opt/x/libfoo.so.1") == "libfoo.so.1.2"
+        if cache.byte_order == "little" and version == "2.36":
+            # The machine's glibc 2.36 reads and lists it exactly as ldcache does.
+            p_ref = subprocess.run([vr.oracle("2.36").ldconfig, "-p", "-C",
+                                    str(root / "c2.36")], capture_output=True)
+            p_got = vr.run_ldcache("print", "-C", str(root / "c2.36"), "--glibc", "2.36")
+            assert p_ref.returncode == 0 and p_got.stdout == p_ref.stdout
+
+
+@pytest.mark.parametrize("kind", ["musl", "empty"])
+def test_root_without_glibc_gets_the_newest_behaviour(tmp_path, kind):
+    """A root without glibc (musl's loader only, or nothing): newest glibc behaviour and a
+    notice on stderr."""
+    from gcclib import install_library
+
+    from ldcache.glibc import NEWEST
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/ld.so.conf").write_text("/opt/x\n")
+    install_library(root / "opt/x/libfoo.so.1.0", "libfoo.so.1")
+    if vr.have_gcc("-m32"):
+        install_library(root / "opt/x/libi386.so.1", "libi386.so.1", flags=["-m32", "-nostdlib"])
+    if kind == "musl":
+        install_library(root / "lib/ld-musl-x86_64.so.1", "libc.musl-x86_64.so.1")
+    got = vr.run_ldcache("build", "-r", str(root))
+    assert got.returncode == 0, got.stderr.decode()
+    newest = f"{NEWEST[0]}.{NEWEST[1]}"
+    assert f"ldcache: no glibc found in {root}; behaving as glibc {newest}".encode() \
+        in got.stderr
+    cache = parse((root / "etc/ld.so.cache").read_bytes())
+    assert cache.layout == "new" and cache.string_table == "merged"
+    assert cache.generator is not None and cache.endian_flag
+    entries = {e.path.decode(): e for e in cache.entries}
+    assert entries["/opt/x/libfoo.so.1"].flags == 0x303
+    if "/opt/x/libi386.so.1" in entries:           # ≥2.37: every library is libc6 (3)
+        assert entries["/opt/x/libi386.so.1"].flags == 3
+    printed = vr.run_ldcache("print", "-r", str(root))
+    assert b"Cache generated by: ldcache" in printed.stdout
