@@ -191,7 +191,8 @@ def hw_root(suite: str, arch: str, dest: Path, subdirs: Sequence[str]) -> Path:
     root = debroots.working_copy(suite, arch, dest, hardlink=True)
     libz = Path(os.path.realpath(root / "lib" / debroots.TRIPLET[arch] / "libz.so.1"))
     assert libz.is_file() and str(libz).startswith(str(root))
-    (root / "etc/ld.so.conf.d/zz-hw.conf").write_text("/opt/hw\n")
+    # A 2.31 ``hwcap N NAME`` line names a directory at _DL_FIRST_EXTRA + N (ignored later).
+    (root / "etc/ld.so.conf.d/zz-hw.conf").write_text("hwcap 1 myhw\n/opt/hw\n")
     for sub in ["", *subdirs]:
         d = root / "opt/hw" / sub
         d.mkdir(parents=True, exist_ok=True)
@@ -209,7 +210,7 @@ def hw_entries(data: bytes) -> Dict[str, int]:
 def test_legacy_subdirectories_match_the_roots_ldconfig(tmp_path, suite, arch):
     debroots.require_root(suite, arch)
     debroots.require_root_ldconfig(arch)
-    subdirs = SUBDIRS[arch]
+    subdirs = SUBDIRS[arch] + ["myhw", "tls/myhw"]
     theirs = hw_root(suite, arch, tmp_path / "glibc", subdirs)
     ours = hw_root(suite, arch, tmp_path / "ldcache", subdirs)
     generator = debroots.root_generator(debroots.debian_root(suite, arch), arch)
@@ -235,6 +236,7 @@ def test_legacy_subdirectories_match_the_roots_ldconfig(tmp_path, suite, arch):
                 assert scanned < set(subdirs)                           # and some are ignored
             else:
                 assert not scanned
+            assert ("myhw" in scanned) == (version <= (2, 31))
         assert actual == expected, layout
     assert tree(ours) == tree(theirs)
 
