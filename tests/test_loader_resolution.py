@@ -54,7 +54,9 @@ def prepare(suite: str, arch: str, dest: Path) -> Path:
         shutil.copyfile(libz, d / "libz.so.1")
     qemu = debroots.QEMU[arch]
     if qemu is not None:
-        shutil.copy2(shutil.which(qemu), root / qemu)  # static: runs inside the chroot
+        qemu_path = shutil.which(qemu)
+        assert qemu_path is not None  # require_root_ldconfig skipped otherwise
+        shutil.copy2(qemu_path, root / qemu)  # static: runs inside the chroot
     return root
 
 
