@@ -161,6 +161,11 @@ def detect_arch(r: "Root", libc_path: bytes | None = None) -> "Arch | None":
                 found = _arch_of_file(r, path)
                 if found is not None:
                     return found
+    # A musl image: its loader is /lib/ld-musl-ARCH.so.1.
+    for path in r.glob(b"/lib/ld-musl-*.so.1"):
+        found = _arch_of_file(r, path)
+        if found is not None:
+            return found
     return None
 
 
@@ -176,7 +181,8 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
     g = detect_glibc(r)
     if glibc is not None:
         try:
-            b = behaviour(glibc, debian=g.debian if g else False)
+            # A Debian package version (2.31-13+deb11u11) names Debian's build.
+            b = behaviour(glibc, debian=(g.debian if g else False) or "deb" in glibc)
         except ValueError as exc:
             raise LdcacheError(str(exc)) from None
     elif g is not None:
