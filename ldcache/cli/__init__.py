@@ -66,12 +66,31 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, pro
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:
-        argv = sys.argv[1:]
-        if _build.is_ldconfig_name(sys.argv[0]):
-            return _finish(_build.ldconfig_main(argv))
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Console entry point.  With ``argv`` None the process's own command line is run and
+    the process ends here, without the interpreter's teardown; with a list, the status is
+    returned."""
+    if argv is not None:
+        return _main(list(argv), "ldcache")
+    import gc
+
+    # A run only makes objects that live until it ends: the cyclic collector and the
+    # interpreter's teardown would cost more time than they free.
+    gc.disable()
+    name = "ldconfig" if _build.is_ldconfig_name(sys.argv[0]) else "ldcache"
+    status = _main(sys.argv[1:], name)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
+def _main(argv: list[str], name: str) -> int:
+    if name == "ldconfig":
+        return _finish(_build.ldconfig_main(argv))
+    # (--help, --version and usage errors leave through SystemExit, as argparse does.)
+    args = build_parser().parse_args(argv)
     return _finish(run(args.func, args, "ldcache",
                        getattr(args, "failure_status", EXIT_FAILURE)))
 
