@@ -1,42 +1,54 @@
 """``_dl_cache_libcmp``: the order of sonames in the cache and the "newest file" rule.
 
 glibc (``elf/dl-cache.c``) compares two names byte by byte, except that runs of decimal
-digits compare as numbers (leading zeros ignored; a digit beats any non-digit), and bytes
-compare as the target's plain ``char`` — signed on x86, unsigned on most other ports.
-Digit runs are accumulated in a C ``int``; like glibc we let long runs wrap at 32 bits.
+digits compare as numbers (leading zeros ignored; a digit beats any non-digit and the end of
+the name), and bytes compare as the target's plain ``char`` — signed on x86, unsigned on most
+other ports.  Digit runs are accumulated in a C ``int``; like glibc we let long runs wrap at
+32 bits (only the signed wrapped values are compared, where glibc subtracts them).
+
+:func:`libcmp_key` turns a name into a ``bytes`` key whose plain byte order is that order:
+each non-digit byte becomes its rank among the non-digit ``char`` values (the end of the
+name ranks as NUL), each digit run ``0xff`` and the 32-bit value, offset to sort unsigned.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Tuple
 
 __all__ = ["libcmp", "libcmp_key"]
 
-_RUNS = re.compile(rb"[0-9]+|[^0-9]")
-
-Key = Tuple[Tuple[int, int], ...]
-
-
-def _int32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value & 0x80000000 else value
+_DIGITS = re.compile(rb"[0-9]+")
+_DIGIT_MARK = b"\xff"
 
 
-def _char(byte: int, signed: bool) -> int:
-    return byte - 256 if signed and byte >= 0x80 else byte
+def _rank_table(signed: bool) -> bytes:
+    non_digits = [c for c in range(256) if not 0x30 <= c <= 0x39]
+    order = sorted(non_digits, key=lambda c: c - 256 if signed and c >= 0x80 else c)
+    table = bytearray(256)
+    for rank, c in enumerate(order):  # 246 ranks: all below the digit mark
+        table[c] = rank
+    return bytes(table)
 
 
-def libcmp_key(name: bytes, signed: bool = True) -> Key:
-    """A sort key ordering names as ``_dl_cache_libcmp`` does (ascending)."""
-    key = []
-    for run in _RUNS.findall(name):
-        if run[0] <= 0x39 and run[0] >= 0x30:
-            key.append((2, _int32(int(run))))
-        else:
-            key.append((1, _char(run[0], signed)))
-    key.append((1, 0))  # the terminating NUL
-    return tuple(key)
+_TABLES = {True: _rank_table(True), False: _rank_table(False)}
+
+
+def libcmp_key(name: bytes, signed: bool = True) -> bytes:
+    """A key ordering names as ``_dl_cache_libcmp`` does (ascending)."""
+    table = _TABLES[signed]
+    parts = []
+    pos = 0
+    for m in _DIGITS.finditer(name):
+        start, end = m.span()
+        parts.append(name[pos:start].translate(table))
+        # The run's value modulo 2**32 (10**32 is a multiple of 2**32: the last 32 digits
+        # decide it), as a signed C int, offset so that its bytes sort like the number.
+        value = int(name[max(start, end - 32):end]) & 0xFFFFFFFF
+        parts.append(_DIGIT_MARK + (value ^ 0x80000000).to_bytes(4, "big"))
+        pos = end
+    parts.append(name[pos:].translate(table))
+    parts.append(table[0:1])  # the terminating NUL
+    return b"".join(parts)
 
 
 def libcmp(a: bytes, b: bytes, signed: bool = True) -> int:
