@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import __version__
 from ..errors import LdcacheError
@@ -19,7 +19,30 @@ __all__ = ["main", "build_parser"]
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the parser of a command that is not being run: accepts and ignores
+    every call (building all of them costs more start-up time than a whole `print`)."""
+
+    def __getattr__(self, name: str) -> Callable[..., "_Skipped"]:
+        return lambda *args, **kwargs: self
+
+
+class _OnlyCommand:
+    """Subparsers that build only the parser of ``command``."""
+
+    def __init__(self, sub: Any, command: str) -> None:
+        self._sub = sub
+        self._command = command
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name == self._command:
+            return self._sub.add_parser(name, **kwargs)
+        return _Skipped()
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``ldcache`` argument parser; with ``command``, only that command's subparser is
+    built (the command line names it)."""
     parser = argparse.ArgumentParser(
         prog="ldcache",
         description="Read, inspect, convert and build glibc's ld.so.cache without running "
@@ -28,9 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ldcache {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    target: Any = sub if command is None else _OnlyCommand(sub, command)
     for module in _command_modules():
-        module.add_parsers(sub)
+        module.add_parsers(target)
     return parser
+
+
+#: Every subcommand (tests check this against the full parser).
+COMMANDS = ("print", "info", "convert", "build", "diff", "lookup", "verify", "explain")
 
 
 def _command_modules() -> list:
@@ -90,7 +118,8 @@ def _main(argv: list[str], name: str) -> int:
     if name == "ldconfig":
         return _finish(_build.ldconfig_main(argv))
     # (--help, --version and usage errors leave through SystemExit, as argparse does.)
-    args = build_parser().parse_args(argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(command).parse_args(argv)
     return _finish(run(args.func, args, "ldcache",
                        getattr(args, "failure_status", EXIT_FAILURE)))
 
