@@ -13,9 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
-
 
 ROUNDS = int(os.environ.get("LDCACHE_BENCH_ROUNDS", "15"))
 FLOOR_CMD = [sys.executable, "-c", "import construct"]
@@ -52,3 +50,15 @@ def ldcache_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "ldcache", *args]
 
 
+def interleaved(cmds: dict, rounds: int = ROUNDS) -> dict:
+    """Median wall time of each command (seconds), the commands taking turns round by round
+    so that load from elsewhere on the machine hits them alike; one warm-up run each."""
+    times: dict = {k: [] for k in cmds}
+    for cmd in cmds.values():
+        subprocess.run(cmd, check=True, capture_output=True)
+    for _ in range(rounds):
+        for k, cmd in cmds.items():
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}

@@ -8,12 +8,11 @@ changes, so every run sees the same tree); cold runs with -i, warm runs with the
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from benchlib import ldcache_cmd, peak_rss_kib, report, wall
+from benchlib import FLOOR_CMD, interleaved, ldcache_cmd, peak_rss_kib, report
 from gcclib import build_library
 from synthroots import copy_host_runtime, host_generator
 
@@ -51,33 +50,38 @@ def generated_root(base: Path, n: int = 10_000) -> Path:
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory, ldconfig) -> dict[str, Path]:
+def roots(tmp_path_factory, ldconfig) -> dict[str, tuple[Path, Path]]:
+    """Each root twice (hard-linked copies): one for ldcache, one for ldconfig."""
     if os.geteuid() != 0:
         pytest.skip("ldconfig -r needs root")
     base = tmp_path_factory.mktemp("buildbench")
-    return {"machine": machine_root(base), "generated": generated_root(base)}
-
-
-def _measure(root: Path, ldconfig: str, generator: bytes, warm: bool) -> tuple[float, float]:
-    # No -C: it implies -i for both tools.  ldcache runs first; its cache is set aside
-    # before ldconfig's replaces it.
-    extra = [] if warm else ["-i"]
-    ours = wall(ldcache_cmd("build", "-r", str(root), "-X", *extra, "--generator",
-                            generator.decode()))
-    shutil.copyfile(root / "etc/ld.so.cache", root / "etc/ld.so.cache.ldcache")
-    theirs = wall([ldconfig, "-r", str(root), "-X", *extra])
-    return ours, theirs
+    out = {}
+    for name, make in (("machine", machine_root), ("generated", generated_root)):
+        ours = make(base / "ldcache")
+        theirs = base / "ldconfig" / name
+        theirs.parent.mkdir(exist_ok=True)
+        subprocess.run(["cp", "-al", str(ours), str(theirs)], check=True)
+        out[name] = (ours, theirs)
+    return out
 
 
 @pytest.mark.parametrize("which", ["machine", "generated"])
 @pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
-def test_build_against_ldconfig(roots, ldconfig, floor, which, warm):
-    root = roots[which]
+def test_build_against_ldconfig(roots, ldconfig, which, warm):
+    """ldcache, ldconfig and the floor measured taking turns, each on its own copy of the
+    root, with -X (every run sees the same tree); cold with -i, warm with the aux cache."""
+    ours_root, their_root = roots[which]
     generator = host_generator(ldconfig)
-    ours, theirs = _measure(root, ldconfig, generator, warm)
-    same = (root / "etc/ld.so.cache").read_bytes() == \
-        (root / "etc/ld.so.cache.ldcache").read_bytes()
-    assert same, "ldcache and ldconfig wrote different caches"
+    extra = [] if warm else ["-i"]
+    t = interleaved({
+        "ldcache": ldcache_cmd("build", "-r", str(ours_root), "-X", *extra, "--generator",
+                               generator.decode()),
+        "ldconfig": [ldconfig, "-r", str(their_root), "-X", *extra],
+        "floor": FLOOR_CMD,
+    })
+    ours, theirs, floor = t["ldcache"], t["ldconfig"], t["floor"]
+    assert (ours_root / "etc/ld.so.cache").read_bytes() == \
+        (their_root / "etc/ld.so.cache").read_bytes(), "ldcache and ldconfig wrote different caches"
     kind = "warm" if warm else "cold"
     if which == "generated":
         ratio, budget = ours / theirs, "ldcache ≤ 2× ldconfig"
@@ -93,7 +97,7 @@ def test_build_against_ldconfig(roots, ldconfig, floor, which, warm):
 
 
 def test_peak_rss_10k(roots, ldconfig):
-    root = roots["generated"]
+    root = roots["generated"][0]
     kib = peak_rss_kib(ldcache_cmd("build", "-r", str(root), "-X", "-i", "-C",
                                    "/etc/ld.so.cache.rss"))
     ok = kib <= 50 * 1024

@@ -14,14 +14,12 @@ start (``python -m hook``, what pip's console script does) is reported too.
 from __future__ import annotations
 
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from benchlib import FLOOR_CMD, ROUNDS, report, wall
+from benchlib import FLOOR_CMD, interleaved, report, wall
 from hookroots import glibc_rootfs, nvidia_dir, state, write_bundle, write_launcher
 
 from hook.main import isolated_sys_path
@@ -82,19 +80,6 @@ def test_update_ldcache_against_ldconfig(setup, ldconfig):
     if not ok:
         pytest.xfail(f"budget not met yet: (hook − floor) = {(ours - floor) * 1000:.1f} ms > "
                      f"2 × ldconfig ({theirs * 1000:.1f} ms)")
-
-
-def interleaved(cmds: dict, rounds: int = ROUNDS) -> dict:
-    """Median wall time of each command, the commands taking turns round by round."""
-    times: dict = {k: [] for k in cmds}
-    for cmd in cmds.values():
-        subprocess.run(cmd, check=True, capture_output=True)
-    for _ in range(rounds):
-        for k, cmd in cmds.items():
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def test_update_ldcache_reexec_start(setup, floor):

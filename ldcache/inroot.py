@@ -1097,8 +1097,10 @@ class Root:
 
         A unique ``.NAME.ldcache-XXXXXX`` is created next to it (O_EXCL|O_NOFOLLOW, 0600),
         written, given ``mode`` explicitly (umask does not apply), fsynced, and renamed over
-        ``path`` (a symlink there is replaced, never written through); then the directory is
-        fsynced.  On any failure the temporary file is removed and the old file is untouched.
+        ``path`` (a symlink there is replaced, never written through).  On any failure the
+        temporary file is removed and the old file is untouched.  Like glibc's ldconfig, the
+        directory is not fsynced: after a power loss the rename may be undone, which leaves
+        the complete old file.
         """
         p = self._arg(path)
         try:
@@ -1144,11 +1146,6 @@ class Root:
                 if isinstance(e, OSError):
                     raise self._wrap(e, p) from None
                 raise
-            try:
-                os.fsync(dfd)
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.EROFS, errno.ENOTSUP):
-                    raise self._wrap(e, p) from None
         finally:
             os.close(dfd)
 
