@@ -321,7 +321,8 @@ def _build(suite: str, arch: str, final: Path) -> Dict[str, Any]:
                 raise RootUnavailable(f"debootstrap {suite}/{arch}: {errors[0]}")
             tail = " | ".join(errors or log.strip().splitlines()[-3:])
             raise RootBuildError(
-                f"debootstrap {suite}/{arch} failed (exit {proc.returncode}): {tail}; see {log_path}"
+                f"debootstrap {suite}/{arch} failed (exit {proc.returncode}): {tail}; "
+                f"see {log_path}"
             )
         find_ldconfig(tmp)
         if _find_libc(tmp, arch) is None:

@@ -35,7 +35,8 @@ OPS = ("write", "rename", "fsync", "symlink", "unlink")
 
 CHILD = r"""
 import json, os, signal, sys
-mode, n, trace_file, names, prog = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+mode, n, trace_file, names, prog = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
+                                    sys.argv[5])
 args = sys.argv[6:]
 trace = []
 _kill, _getpid = os.kill, os.getpid

@@ -51,10 +51,10 @@ def test_image_root_bytes_and_links(tmp_path, ldconfig, generator, layout):
     assert tree(theirs) == tree(ours)
     assert oct((theirs / "etc/ld.so.cache").stat().st_mode & 0o777) == "0o644"
     # The same warnings, each once.
-    ref_warnings = sorted(l.split(": ", 1)[1] for l in ref.stderr.decode().splitlines()
-                          if l.startswith(ldconfig + ": "))
-    our_warnings = sorted(l.split(": ", 1)[1] for l in got.stderr.decode().splitlines()
-                          if l.startswith("ldcache: "))
+    ref_warnings = sorted(line.split(": ", 1)[1] for line in ref.stderr.decode().splitlines()
+                          if line.startswith(ldconfig + ": "))
+    our_warnings = sorted(line.split(": ", 1)[1] for line in got.stderr.decode().splitlines()
+                          if line.startswith("ldcache: "))
     assert our_warnings == ref_warnings
     assert len(ref_warnings) >= 4
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Union
 
 import pytest
-
 from gcclib import build_library
 
 from ldcache.conf import (
@@ -561,7 +560,7 @@ def test_non_chroot_mode(ldconfig: str) -> None:
             "/conf.d/c.conf": "/d3\n",
         }, dirs=["/d0", "/d1", "/d2", "/d3"],
             symlinks={"/etc/loop.conf": "loop.conf", "/etc/dirlink": "../../conf.d"})
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, _dirnames, _filenames in os.walk(base):
             os.chmod(dirpath, 0o777)
         oracle = run_ldconfig(ldconfig, root, as_nobody=True)
         r = Root(str(root))

@@ -126,7 +126,8 @@ def build_elf(bits: int = 64, order: str = "<", machine: int = 62, e_flags: int 
     dyn.append((0, 0))
     notes = b""
     if abi_tag is not None:
-        notes = struct.pack(order + "III", 4, 16, 1) + b"GNU\0" + struct.pack(order + "4I", *abi_tag)
+        notes = (struct.pack(order + "III", 4, 16, 1) + b"GNU\0"
+                 + struct.pack(order + "4I", *abi_tag))
     prop = b""
     if isa_needed is not None:
         desc = struct.pack(order + "II", 0xC0008002, 4) + struct.pack(order + "I", isa_needed)
@@ -732,8 +733,8 @@ def test_interpreter_classification(tmp_path: Path) -> None:
     cases = [("i386", b"/lib/ld-linux.so.1", 2), ("i386", b"/lib/ld-linux.so.2", 3),
              ("m68k", b"/lib/ld-linux.so.1", 2), ("m68k", b"/lib/ld.so.1", 3),
              ("powerpc", b"/lib64/ld64.so.2", 3), ("mipsel", b"/lib32/ld.so.1", 1),
-             ("mipsn32el", b"/lib32/ld.so.1", 0x603), ("riscv64", b"/lib/ld-linux-riscv64-lp64.so.1",
-                                                       0x1003),
+             ("mipsn32el", b"/lib32/ld.so.1", 0x603),
+             ("riscv64", b"/lib/ld-linux-riscv64-lp64.so.1", 0x1003),
              ("riscv64", b"/lib/ld-linux-riscv32-ilp32d.so.1", 0x1001),
              ("s390", b"/lib/ld64.so.1", 3), ("sparc", b"/lib/ld-linux.so.2", 3),
              ("sh4", b"/lib/ld.so.1", 1)]
@@ -1024,7 +1025,7 @@ def test_arch_word_of_our_flags_matches_ldconfig_print(tmp_path: Path, ldconfig:
     oracle.run(files)
     out = subprocess.run([ldconfig, "-p", "-C", str(oracle.root / "c")], capture_output=True,
                          check=True).stdout.decode()
-    for k, (name, data) in enumerate(files):
+    for k, (name, _data) in enumerate(files):
         res = probe(oracle.root / f"d{k}/glibc-hwcaps/t/{name}")
         assert isinstance(res, Library)
         word = B236.type_names[res.flags & 0xFF] + arch_word(res.flags, B236)

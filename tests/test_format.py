@@ -241,7 +241,7 @@ def test_every_truncation():
 def test_random_byte_flips():
     rng = random.Random(1234)
     samples = _sample_caches()
-    for i in range(3000):
+    for _i in range(3000):
         data = bytearray(rng.choice(samples))
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] = rng.randrange(256)

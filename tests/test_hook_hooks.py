@@ -13,9 +13,19 @@ from pathlib import Path
 import pytest
 from common import requires_root
 from gcclib import install_library
-from hookroots import (HOST_TRIPLET, NVIDIA_LIBS, compat_library, distroless_rootfs,
-                       glibc_rootfs, hook_launcher, musl_rootfs, nvidia_dir,  # noqa: F401
-                       run_hook, state, write_bundle)
+from hookroots import (
+    HOST_TRIPLET,
+    NVIDIA_LIBS,
+    compat_library,
+    distroless_rootfs,
+    glibc_rootfs,  # noqa: F401
+    hook_launcher,  # noqa: F401 (a pytest fixture, used by name as a test argument)
+    musl_rootfs,
+    nvidia_dir,
+    run_hook,
+    state,
+    write_bundle,
+)
 from synthroots import tree
 
 from ldcache.format import parse

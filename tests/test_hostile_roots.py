@@ -25,7 +25,6 @@ Resource limits: ``ldcache/limits.py``, ``LIMITS.md`` (checked in sync below).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import sys
@@ -334,7 +333,8 @@ def t_thousands_of_includes(r: Path, h: Path) -> Tree:
     """5,000 drop-ins, each naming a directory (most missing) and including another."""
     d = r / "etc/ld.so.conf.d"
     for i in range(5000):
-        (d / f"x{i:05d}.conf").write_text(f"/opt/d{i}\ninclude /etc/ld.so.conf.d/x{(i * 7) % 5000:05d}.conf\n")
+        (d / f"x{i:05d}.conf").write_text(
+            f"/opt/d{i}\ninclude /etc/ld.so.conf.d/x{(i * 7) % 5000:05d}.conf\n")
     return Tree()
 
 
@@ -417,7 +417,7 @@ def t_conf_is_directory_and_cache_is_directory(r: Path, h: Path) -> Tree:
 def t_writes_blocked_by_host_links(r: Path, h: Path) -> Tree:
     """Every name the run creates is pre-planted as a link to a host file."""
     lib = r / "opt/lib"
-    for n in ("libok.so.1.0", "libcuda.so"):
+    for _n in ("libok.so.1.0", "libcuda.so"):
         pass
     os.symlink(str(h / "secret"), r / NV / "libcuda.so")
     os.symlink(str(h / "secret"), r / "etc/ld.so.conf.d/00-nvcr-1.conf")

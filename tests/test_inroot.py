@@ -490,10 +490,10 @@ def test_dir_follows_links_in_root(escapes: World) -> None:
         assert errno_of(lambda: d.open(b"filelink", follow=False)) == errno.ELOOP
         assert errno_of(lambda: d.open(b"pself")) == errno.ENOENT
         for bad in (b"..", b".", b"", b"c1/trip", b"x\0y"):
-            assert errno_of(lambda: d.lstat(bad)) == errno.EINVAL
-            assert errno_of(lambda: d.open(bad)) == errno.EINVAL
-            assert errno_of(lambda: d.unlink(bad)) == errno.EINVAL
-            assert errno_of(lambda: d.symlink(b"x", bad)) == errno.EINVAL
+            assert errno_of(lambda bad=bad: d.lstat(bad)) == errno.EINVAL
+            assert errno_of(lambda bad=bad: d.open(bad)) == errno.EINVAL
+            assert errno_of(lambda bad=bad: d.unlink(bad)) == errno.EINVAL
+            assert errno_of(lambda bad=bad: d.symlink(b"x", bad)) == errno.EINVAL
     with r.opendir("/deep") as d:
         fd = d.open(b"rellink")
         try:
@@ -534,8 +534,8 @@ def test_real_proc_magic_links(world: World) -> None:
         r = world.open()
         for p in ["/proc/self/root" + str(world.trip) + "/marker", "/pself/marker",
                   f"/proc/self/fd/{0}", "/proc/self/root"]:
-            assert errno_of(lambda: r.read_file(p)) == errno.ELOOP, p
-            assert errno_of(lambda: r.stat(p)) == errno.ELOOP, p
+            assert errno_of(lambda p=p: r.read_file(p)) == errno.ELOOP, p
+            assert errno_of(lambda p=p: r.stat(p)) == errno.ELOOP, p
         assert errno_of(lambda: r.resolve("/proc/self/root/etc")) == errno.ELOOP
         assert errno_of(lambda: r.listdir("/proc/self/root")) == errno.ELOOP
         # (RESOLVE_NO_MAGICLINKS says ELOOP; the walk refuses magic links the same way)
@@ -565,7 +565,7 @@ def test_real_proc_magic_links_never_read_the_tripwire(world: World) -> None:
         r = world.open()
         for p in ["/proc/self/root" + str(world.trip) + "/marker", f"/proc/self/fd/{host_fd}",
                   f"/proc/{os.getpid()}/fd/{host_fd}", "/proc/1/root" + str(world.trip)
-                  + "/marker", f"/proc/self/map_files"]:
+                  + "/marker", "/proc/self/map_files"]:
             try:
                 data = r.read_file(p)
             except RootError as e:
@@ -608,16 +608,17 @@ def test_fifo_and_devices_are_never_opened(world: World) -> None:
                  "/etc/zerolink", "/etc/fifolink", "/etc/ld.so.conf.d/x.conf"]
         with Alarm(10):
             for p in names:
-                assert errno_of(lambda: r.read_file(p)) == errno.EINVAL, p
-                assert errno_of(lambda: r.open(p)) == errno.EINVAL, p
+                assert errno_of(lambda p=p: r.read_file(p)) == errno.EINVAL, p
+                assert errno_of(lambda p=p: r.open(p)) == errno.EINVAL, p
                 for flags in (os.O_WRONLY, os.O_RDWR | os.O_CREAT, os.O_WRONLY | os.O_TRUNC,
                               os.O_WRONLY | os.O_APPEND):
-                    assert errno_of(lambda: r.open(p, flags)) in (errno.EINVAL, errno.ELOOP), p
+                    assert errno_of(lambda p=p, flags=flags: r.open(p, flags)) in (
+                        errno.EINVAL, errno.ELOOP), p
                 assert r.stat(p)  # stat is fine (O_PATH)
             with r.opendir("/etc") as d:
                 for n in (b"ld.so.conf", b"ld.so.cache", b"blk", b"sock", b"zerolink",
                           b"fifolink"):
-                    assert errno_of(lambda: d.open(n)) == errno.EINVAL, n
+                    assert errno_of(lambda n=n: d.open(n)) == errno.EINVAL, n
                 assert stat.S_ISFIFO(d.stat(b"fifolink").st_mode)
             assert r.glob("/etc/ld.so.conf.d/*.conf") == [b"/etc/ld.so.conf.d/x.conf"]
             r.chmod("/etc/ld.so.cache", 0o600) if inroot._have_proc() else None
@@ -792,12 +793,13 @@ def test_final_component_never_followed_for_writes(parents: World) -> None:
     for link in ("/etc/hostlink", "/etc/inlink"):
         for flags in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC, os.O_WRONLY | os.O_CREAT,
                       os.O_WRONLY | os.O_APPEND, os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
-            assert errno_of(lambda: r.open(link, flags)) == errno.ELOOP, (link, flags)
-        assert errno_of(lambda: r.open(link, os.O_WRONLY | os.O_CREAT | os.O_EXCL)) == \
+            assert errno_of(lambda link=link, flags=flags: r.open(link, flags)) == errno.ELOOP, \
+                (link, flags)
+        assert errno_of(lambda link=link: r.open(link, os.O_WRONLY | os.O_CREAT | os.O_EXCL)) == \
             errno.EEXIST
-        assert errno_of(lambda: r.chmod(link, 0o777)) == errno.ELOOP
-        assert errno_of(lambda: r.symlink("x", link)) == errno.EEXIST
-        assert errno_of(lambda: r.mkdir(link)) == errno.EEXIST
+        assert errno_of(lambda link=link: r.chmod(link, 0o777)) == errno.ELOOP
+        assert errno_of(lambda link=link: r.symlink("x", link)) == errno.EEXIST
+        assert errno_of(lambda link=link: r.mkdir(link)) == errno.EEXIST
     assert (R / "etc" / "real").read_bytes() == b"real"
     r.chmod("/etc/inlink", 0o640, follow=True)
     assert stat.S_IMODE(os.stat(R / "etc" / "real").st_mode) == 0o640

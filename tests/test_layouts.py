@@ -16,7 +16,8 @@ from ldcache.layouts import STRUCTURES, Layout, codec_source
 
 def test_codec_is_generated_from_the_declarations():
     current = (Path(fmt.__file__).parent / "_codec.py").read_text()
-    assert current == codec_source(), "regenerate: python -m ldcache.layouts > /tmp/c.py && mv /tmp/c.py ldcache/_codec.py"
+    assert current == codec_source(), (
+        "regenerate: python -m ldcache.layouts > /tmp/c.py && mv /tmp/c.py ldcache/_codec.py")
 
 
 @pytest.mark.parametrize("order", ["little", "big"])
