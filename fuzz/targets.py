@@ -74,11 +74,11 @@ def byte_order_unknowable(cache: object, layout: str) -> bool:
     """A cache written whose header says nothing of its byte order: an old layout whose
     table is empty (legacy hwcap entries are left out of it), or a new header without
     entries, strings or the endianness flag (fuzz/regressions/cache/empty-old-to-big-new)."""
-    entries = getattr(cache, "entries")
+    entries = cache.entries
     if layout == "old":
-        return not any(getattr(e, "legacy_hwcap") == 0 for e in entries)
-    return not entries and not (getattr(cache, "endian_flag") or getattr(cache, "generator")
-                                or getattr(cache, "extra_strings"))
+        return not any(e.legacy_hwcap == 0 for e in entries)
+    return not entries and not (cache.endian_flag or cache.generator
+                                or cache.extra_strings)
 
 
 def cache_target(data: bytes) -> None:
@@ -108,8 +108,7 @@ def cache_target(data: bytes) -> None:
                 out = build(cache.replace(layout=layout, byte_order=order))
             except ValueError as exc:
                 # The two documented unrepresentable combinations (format.build).
-                if isinstance(exc, CacheFormatError) or not (
-                        "merged string table" in str(exc)):
+                if isinstance(exc, CacheFormatError) or "merged string table" not in str(exc):
                     raise
                 continue
             again = parse(out)
@@ -252,7 +251,7 @@ def _small_elf_files(limit: int = 24, max_size: int = 96 << 10) -> List[Path]:
         for n in names:
             p = Path(d) / n
             try:
-                if p.is_symlink() or not p.is_file() or not (".so" in n):
+                if p.is_symlink() or not p.is_file() or ".so" not in n:
                     continue
                 if p.stat().st_size > max_size:
                     continue

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import debroots
+import pytest
 from synthroots import tree
 
 from ldcache.format import parse

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hookroots import (PROJECT, glibc_rootfs, hook_launcher, run_hook, state,  # noqa: F401
-                       write_bundle)
+from hookroots import PROJECT, glibc_rootfs, hook_launcher, run_hook, state, write_bundle  # noqa: F401
 
-from hook.commands import (HOOKS, build_parser, env_bool, parse, parse_bool, shape_of)
+from hook.commands import HOOKS, build_parser, env_bool, parse, parse_bool, shape_of
 from hook.main import boot_code, isolated_sys_path, run
 from hook.oci import MAX_STATE_BYTES
 

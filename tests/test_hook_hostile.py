@@ -20,9 +20,18 @@ from typing import Callable, Dict, List, NamedTuple, Optional
 
 import pytest
 from gcclib import install_library
-from hookroots import (compat_library, glibc_rootfs, hook_launcher,  # noqa: F401
-                       host_tripwire, musl_rootfs, nvidia_dir, run_hook, snapshot, state,
-                       write_bundle)
+from hookroots import (  # noqa: F401
+    compat_library,
+    glibc_rootfs,
+    hook_launcher,
+    host_tripwire,
+    musl_rootfs,
+    nvidia_dir,
+    run_hook,
+    snapshot,
+    state,
+    write_bundle,
+)
 
 from ldcache.format import parse
 from ldcache.inroot import openat2_available

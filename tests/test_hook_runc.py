@@ -22,8 +22,16 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from hookroots import (HOST_TRIPLET, NVIDIA_LIBS, build_probe, distroless_rootfs,
-                       glibc_rootfs, nvidia_dir, parse_probe, write_launcher)
+from hookroots import (
+    HOST_TRIPLET,
+    NVIDIA_LIBS,
+    build_probe,
+    distroless_rootfs,
+    glibc_rootfs,
+    nvidia_dir,
+    parse_probe,
+    write_launcher,
+)
 
 from ldcache.format import parse
 
