@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Iterator, List, NamedTuple, Optional, Tuple, U
 from .errors import ConfError, RootError
 from .glibc import Behaviour
 from .glibc import behaviour as _default_behaviour
+from .inroot import GLOB_BRACKET, GLOB_NONE, GLOB_SPECIAL, glob_pattern_type
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inroot import Root
@@ -177,36 +178,13 @@ def _dirname(path: bytes) -> bytes:
     return path[:run]
 
 
-_GLOBPAT_NONE, _GLOBPAT_SPECIAL, _GLOBPAT_BACKSLASH, _GLOBPAT_BRACKET = 0, 1, 2, 4
-
-
-def _glob_pattern_type(pattern: bytes) -> int:
-    """glibc's ``__glob_pattern_type`` with quoting on (glob flags 0)."""
-    ret = _GLOBPAT_NONE
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c in b"?*":
-            return _GLOBPAT_SPECIAL
-        if c == 0x5C:  # backslash
-            if i + 1 < n:
-                i += 1
-            ret |= _GLOBPAT_BACKSLASH
-        elif c == 0x5B:  # [
-            ret |= _GLOBPAT_BRACKET
-        elif c == 0x5D and ret & _GLOBPAT_BRACKET:  # ]
-            return _GLOBPAT_SPECIAL
-        i += 1
-    return ret
-
-
 def _glob_needs_fd(pattern: bytes) -> bool:
     """Whether ``glob(pattern, 0)`` has to ``opendir`` (so fails silently without fds)."""
     slash = pattern.rfind(b"/")
     base = pattern[slash + 1:]
     dirpart = pattern[:slash] if slash >= 0 else b""
-    return (_glob_pattern_type(base) != _GLOBPAT_NONE
-            or bool(_glob_pattern_type(dirpart) & (_GLOBPAT_SPECIAL | _GLOBPAT_BRACKET)))
+    return (glob_pattern_type(base) != GLOB_NONE
+            or bool(glob_pattern_type(dirpart) & (GLOB_SPECIAL | GLOB_BRACKET)))
 
 
 def _strtoul0(s: bytes) -> Tuple[int, int]:

@@ -311,25 +311,26 @@ def _write_all(fd: int, data: bytes) -> None:
 # glob(3) with flags 0, C locale
 
 
-_GLOB_NONE, _GLOB_BACKSLASH, _GLOB_BRACKET, _GLOB_SPECIAL = 0, 2, 4, 1
+#: ``glob_pattern_type`` results (bits), as glibc's ``__glob_pattern_type``.
+GLOB_NONE, GLOB_BACKSLASH, GLOB_BRACKET, GLOB_SPECIAL = 0, 2, 4, 1
 
 
-def _pattern_type(pat: bytes) -> int:
+def glob_pattern_type(pat: bytes) -> int:
     """glibc ``__glob_pattern_type`` with quoting on."""
-    ret = _GLOB_NONE
+    ret = GLOB_NONE
     i, n = 0, len(pat)
     while i < n:
         c = pat[i]
         if c in (0x3F, 0x2A):  # ? *
-            return _GLOB_SPECIAL
+            return GLOB_SPECIAL
         if c == 0x5C:  # backslash
             if i + 1 < n:
                 i += 1
-            ret |= _GLOB_BACKSLASH
+            ret |= GLOB_BACKSLASH
         elif c == 0x5B:  # [
-            ret |= _GLOB_BRACKET
-        elif c == 0x5D and ret & _GLOB_BRACKET:  # ]
-            return _GLOB_SPECIAL
+            ret |= GLOB_BRACKET
+        elif c == 0x5D and ret & GLOB_BRACKET:  # ]
+            return GLOB_SPECIAL
         i += 1
     return ret
 
@@ -937,7 +938,7 @@ class Root:
         dirs: list[Optional[bytes]]
         if directory is None:
             dirs = [None]
-        elif _pattern_type(directory) == _GLOB_SPECIAL:
+        elif glob_pattern_type(directory) == GLOB_SPECIAL:
             dirs = list(self._glob(directory, only_dirs=True))
         else:
             dirs = [_unescape(directory)]
@@ -956,7 +957,7 @@ class Root:
     def _glob_in_dir(self, name_pat: bytes, directory: Optional[bytes], only_dirs: bool
                      ) -> list[bytes]:
         where = b"/" if directory is None else directory
-        if _pattern_type(name_pat) == _GLOB_NONE:
+        if glob_pattern_type(name_pat) == GLOB_NONE:
             # a literal name: it is there if lstat finds it (a dangling link counts)
             return [name_pat] if self.exists(_glob_join(where, name_pat), follow=False) else []
         try:
