@@ -80,12 +80,7 @@ def image_root(root: Path) -> Path:
     write(lib2 / "libfile.so.5", b"")  # a regular file where a soname link would go
     install_library(lib2 / "libfile.so.5.1", "libfile.so.5")
     hw = root / "opt/hw"
-    install_library(hw / "libisa.so.1", "libisa.so.1")
-    for level in ("v2", "v3", "v4"):
-        install_library(hw / f"glibc-hwcaps/x86-64-{level}/libisa.so.1.0", "libisa.so.1",
-                        flags=[f"-Wl,-z,x86-64-{level}"])
-    install_library(hw / "glibc-hwcaps/x86-64-v2/libonlyv2.so.1", "libonlyv2.so.1",
-                    flags=["-Wl,-z,x86-64-v2"])
+    install_hwcaps_levels(hw, "libisa.so.1.0", "libonlyv2.so.1")
     (hw / "glibc-hwcaps/empty").mkdir()
     (hw / "glibc-hwcaps/.hidden").mkdir()
     install_library(root / "opt/dup/libdup.so.1", "libdup.so.1")
@@ -96,6 +91,18 @@ def image_root(root: Path) -> Path:
     install_library(root / f"usr/lib/{HOST_TRIPLET}/libsys.so.2", "libsys.so.2")
     os.symlink("/opt/lib2", root / "opt/lib2link")
     return root
+
+
+def install_hwcaps_levels(directory: Path, isa_file: str, onlyv2_file: str) -> None:
+    """``libisa.so.1`` in ``directory`` and, as ``isa_file``, in its x86-64-v2/v3/v4
+    glibc-hwcaps subdirectories (built for that level), plus ``libonlyv2.so.1`` (as
+    ``onlyv2_file``) in x86-64-v2 only."""
+    install_library(directory / "libisa.so.1", "libisa.so.1")
+    for level in ("v2", "v3", "v4"):
+        install_library(directory / f"glibc-hwcaps/x86-64-{level}/{isa_file}", "libisa.so.1",
+                        flags=[f"-Wl,-z,x86-64-{level}"])
+    install_library(directory / f"glibc-hwcaps/x86-64-v2/{onlyv2_file}", "libonlyv2.so.1",
+                    flags=["-Wl,-z,x86-64-v2"])
 
 
 def tree(root: Path, skip: tuple[str, ...] = ("var/cache/ldconfig",)) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from common import VECTORS, requires_root
 from gcclib import install_library
+from synthroots import install_hwcaps_levels
 
 from ldcache.errors import CacheFormatError
 from ldcache.format import Cache, Entry, build, decode, merged_string_table, parse
@@ -56,12 +57,7 @@ def make_root(tmp: Path, hwcaps: bool = False) -> Path:
     (root / "opt/b/libdev.so").symlink_to("libz9.so.10")
     if hwcaps:
         h = root / "opt/h"
-        install_library(h / "libisa.so.1", "libisa.so.1")
-        for level in ("v2", "v3", "v4"):
-            install_library(h / f"glibc-hwcaps/x86-64-{level}/libisa.so.1", "libisa.so.1",
-                            flags=[f"-Wl,-z,x86-64-{level}"])
-        install_library(h / "glibc-hwcaps/x86-64-v2/libonlyv2.so.1.0", "libonlyv2.so.1",
-                        flags=["-Wl,-z,x86-64-v2"])
+        install_hwcaps_levels(h, "libisa.so.1", "libonlyv2.so.1.0")
         (h / "glibc-hwcaps/empty").mkdir()
         (h / "glibc-hwcaps/zzz").mkdir()
     (root / "etc").mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import pytest
 from gcclib import build_library, have_gcc, install_library
-from synthroots import copy_host_runtime, write
+from synthroots import copy_host_runtime, install_hwcaps_levels, write
 
 from ldcache.arch import ARCHES
 from ldcache.format import Cache, Entry, read_cache
@@ -97,12 +97,7 @@ def hwroot(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hwroot")
     copy_host_runtime(root)
     hw = root / "opt/hw"
-    install_library(hw / "libisa.so.1", "libisa.so.1")
-    for level in ("v2", "v3", "v4"):
-        install_library(hw / f"glibc-hwcaps/x86-64-{level}/libisa.so.1.0", "libisa.so.1",
-                        flags=[f"-Wl,-z,x86-64-{level}"])
-    install_library(hw / "glibc-hwcaps/x86-64-v2/libonlyv2.so.1", "libonlyv2.so.1",
-                    flags=["-Wl,-z,x86-64-v2"])
+    install_hwcaps_levels(hw, "libisa.so.1.0", "libonlyv2.so.1")
     install_library(hw / "glibc-hwcaps/custom/libisa.so.1.0", "libisa.so.1", symbol="c")
     install_library(hw / "glibc-hwcaps/custom/libcustom.so.1", "libcustom.so.1")
     install_library(hw / "libcustom.so.1", "libcustom.so.1", symbol="base")
