@@ -390,15 +390,27 @@ def _decode_old(data: bytes) -> RawCache:
     raw.old_entries = list(lay.old_entry_struct.iter_unpack(data[OLD_HEADER_SIZE:base]))
     # A new cache hidden in the old one starts at the next 8-byte boundary (where glibc's
     # writer puts it; its compat writer always makes that boundary the end of the table).
+    hidden_error: CacheFormatError | None = None
     for new_offset in sorted({base, (base + 7) & ~7, (base + 3) & ~3}):
         if data.startswith(NEW_MAGIC + NEW_VERSION, new_offset) and \
                 len(data) >= new_offset + NEW_HEADER_SIZE:
-            _decode_new(raw, new_offset)
-            break
+            try:
+                _decode_new(raw, new_offset)
+                break
+            except CacheFormatError as exc:
+                # Old strings that merely begin with the new magic (fuzz/regressions/
+                # cache/old-string-like-new-header): read on as an old-only file.
+                hidden_error = exc
+                raw.new_offset = raw.new_header = raw.generator = raw.hwcaps_offsets = None
+                raw.new_entries = []
+                raw.extension_present = False
+                raw.byte_order = order
     else:
         # Old layout only: strings run to the end of the file.
         if base == len(data) and n:
             raise CacheFormatError("old entries but no string table", base)
+        if hidden_error is not None and not n:
+            raise hidden_error
     if raw.new_offset is not None:
         # Readers use the new table of a compat file and never look at the old entries
         # (glibc 2.33-2.36 can write uninitialised offsets there).
