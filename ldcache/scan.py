@@ -302,7 +302,7 @@ class _Scanner:
         b, opt = self.b, self.opt
         if entry.hwcaps_name is None:
             if not lib.is_link:
-                self._create_links(d.path, entry.path, lib.name, lib.soname, d)
+                self._create_links(entry.path, lib.name, lib.soname, d)
             filename = lib.soname
         else:
             if opt.verbose:
@@ -431,8 +431,11 @@ class _Scanner:
             self.aux.store(st, result)
         return result
 
-    def _create_links(self, real_dir: bytes, path: bytes, libname: bytes,
-                      soname: bytes, d: Dir | None = None) -> None:
+    def _create_links(self, path: bytes, libname: bytes, soname: bytes,
+                      d: Dir | None = None) -> None:
+        """``create_links``: decide whether ``path/soname`` must become a link to
+        ``libname`` (``d``: the directory, open, for the common cases).  Paths resolve in the
+        root, as in a chrooted ldconfig."""
         root = self.root
         full_soname = path + b"/" + soname
         full_libname = path + b"/" + libname
@@ -566,7 +569,7 @@ def manual_link_plan(root: Root, arch: Arch, b: Behaviour, libraries: Iterable[b
             scanner.msg(f"No link created since soname could not be found for {_s(library)}")
             continue
         soname = lib.soname if lib.soname is not None else implicit_soname(libname, b)
-        scanner._create_links(path, path, libname, soname)
+        scanner._create_links(path, libname, soname)
     return result
 
 
