@@ -230,23 +230,13 @@ def _fsencode(path: PathArg) -> bytes:
     return path if isinstance(path, bytes) else os.fsencode(path)
 
 
+_DT_OF_FORMAT = {stat.S_IFREG: DT_REG, stat.S_IFDIR: DT_DIR, stat.S_IFLNK: DT_LNK,
+                 stat.S_IFCHR: DT_CHR, stat.S_IFBLK: DT_BLK, stat.S_IFIFO: DT_FIFO,
+                 stat.S_IFSOCK: DT_SOCK}
+
+
 def _mode_to_dt(mode: int) -> int:
-    fmt = stat.S_IFMT(mode)
-    if fmt == stat.S_IFREG:
-        return DT_REG
-    if fmt == stat.S_IFDIR:
-        return DT_DIR
-    if fmt == stat.S_IFLNK:
-        return DT_LNK
-    if fmt == stat.S_IFCHR:
-        return DT_CHR
-    if fmt == stat.S_IFBLK:
-        return DT_BLK
-    if fmt == stat.S_IFIFO:
-        return DT_FIFO
-    if fmt == stat.S_IFSOCK:
-        return DT_SOCK
-    return DT_UNKNOWN
+    return _DT_OF_FORMAT.get(stat.S_IFMT(mode), DT_UNKNOWN)
 
 
 def _not_regular(mode: int) -> OSError:
