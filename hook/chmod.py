@@ -1,8 +1,11 @@
 """``chmod --mode OCTAL --path P …``: set modes inside the container root.
 
-Each path is folded lexically (``.``/``..``, as NVIDIA's ``filepath.Join``) and then walked
-inside the root *without following any symlink at any component*: a path with a symlink
-anywhere in it is skipped with a warning (NVIDIA's hook would follow it).  Missing paths and
+Each path is folded lexically (``.``/``..``, as NVIDIA's ``filepath.Join``) and then
+resolved inside the root *without following any symlink at any component* (openat2
+``RESOLVE_NO_SYMLINKS``, or a no-follow component walk) to an ``O_PATH`` handle: a path with
+a symlink anywhere in it is skipped with a warning (NVIDIA's hook would follow it), and the
+mode is read and changed through that handle, so a tree swapped while the hook runs cannot
+redirect the change.  Missing paths and
 paths that already have the mode are skipped; permission errors (EPERM, EACCES) are ignored,
 as NVIDIA's hook ignores them (a whole read-only ``/dev`` mounted in, issue #143); any other
 failure is an error after every path has been tried.  The mode is octal, at most ``7777``.
@@ -16,7 +19,7 @@ import re
 import stat
 
 from ldcache.errors import RootError
-from ldcache.inroot import Root
+from ldcache.inroot import FileHandle, Root
 
 from .context import Context, HookError, why
 from .paths import in_root
@@ -37,25 +40,39 @@ def parse_mode(text: str) -> int:
     return mode
 
 
-def _lstat_no_links(root: Root, path: bytes, ctx: Context) -> os.stat_result | None:
-    """lstat of ``path``, or None (after saying why) if it is missing or any component is a
-    symlink."""
-    shown = os.fsdecode(path)
-    if path == b"/":
-        return root.stat(b"/", follow=False)
+def _symlink_in(root: Root, path: bytes) -> bytes | None:
+    """The first component of ``path`` that is a symlink now (for the message only)."""
     prefix = b""
-    st = None
     for comp in path.split(b"/")[1:]:
         prefix += b"/" + comp
         try:
-            st = root.stat(prefix, follow=False)
-        except RootError as e:
+            if stat.S_ISLNK(root.stat(prefix, follow=False).st_mode):
+                return prefix
+        except RootError:
+            return None
+    return None
+
+
+def _handle(root: Root, path: bytes, ctx: Context) -> FileHandle | None:
+    """A handle on the object ``path`` names, reached without following any symlink, or None
+    (after saying why) when it is missing or a symlink is in the way.  Checking and changing
+    the mode both go through this handle, so a tree swapped meanwhile changes nothing."""
+    shown = os.fsdecode(path)
+    try:
+        h = root.handle(path, follow=False, no_symlinks=True)
+    except RootError as e:
+        if e.errno == errno.ELOOP:
+            link = _symlink_in(root, path)
+            where = os.fsdecode(link) if link is not None else "a component"
+            ctx.log.warning(f"Skipping path {shown}: {where} is a symlink")
+        else:
             ctx.log.debug(f"Skipping path {shown}: {e.strerror}")
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            ctx.log.warning(f"Skipping path {shown}: {os.fsdecode(prefix)} is a symlink")
-            return None
-    return st
+        return None
+    if stat.S_ISLNK(h.st.st_mode):
+        h.close()
+        ctx.log.warning(f"Skipping path {shown}: {shown} is a symlink")
+        return None
+    return h
 
 
 def run(ctx: Context) -> None:
@@ -74,20 +91,21 @@ def run(ctx: Context) -> None:
     with Root(root_path) as root:
         for path in dict.fromkeys(in_root(p) for p in paths):
             shown = os.fsdecode(path)
-            st = _lstat_no_links(root, path, ctx)
-            if st is None:
+            h = _handle(root, path, ctx)
+            if h is None:
                 continue
-            if stat.S_IMODE(st.st_mode) == mode:
-                ctx.log.debug(f"Skipping path {shown}: already desired mode")
-                continue
-            try:
-                root.chmod(path, mode, follow=False)
-            except RootError as e:
-                if e.errno in (errno.EPERM, errno.EACCES):
-                    ctx.log.debug(f"Ignoring permission error with chmod: {why(e)}")
+            with h:
+                if stat.S_IMODE(h.st.st_mode) == mode:
+                    ctx.log.debug(f"Skipping path {shown}: already desired mode")
                     continue
-                ctx.log.warning(f"chmod {oct(mode)[2:]} {shown}: {e.strerror}")
-                failures.append(f"{shown}: {e.strerror}")
+                try:
+                    h.chmod(mode)
+                except RootError as e:
+                    if e.errno in (errno.EPERM, errno.EACCES):
+                        ctx.log.debug(f"Ignoring permission error with chmod: {why(e)}")
+                        continue
+                    ctx.log.warning(f"chmod {oct(mode)[2:]} {shown}: {e.strerror}")
+                    failures.append(f"{shown}: {e.strerror}")
     if failures:
         raise HookError(f"failed to change the mode of {len(failures)} path(s): "
                         + "; ".join(failures))

@@ -5,17 +5,15 @@ hook does with ``filepath.Join``), and its parent directory is then resolved ins
 (:class:`ldcache.inroot.Root`), so no symlink the image planted can send the link outside.
 Missing parent directories are created inside the root.  A link that is already a symlink
 to exactly TARGET is left alone; anything else at LINK (another symlink, a file) is replaced
-atomically: the new link is made under a unique temporary name beside it and renamed over
-it.  TARGET is stored verbatim (it is only text, resolved later by the container).  Repeated
+atomically: the new link is made under a unique temporary name in the very directory it
+belongs in (one directory fd for both steps) and renamed over it.  TARGET is stored verbatim (it is only text, resolved later by the container).  Repeated
 specifications are processed once; a malformed one (no ``::``, or an empty side) is an
 error and nothing is changed.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
 
 from ldcache.errors import RootError
 from ldcache.inroot import Root
@@ -55,35 +53,21 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
     shown = os.fsdecode(path)
     parent, name = split(path)
     try:
-        if root.readlink(path) == target:
-            ctx.log.debug(f"Link {shown} already exists")
-            return False
-    except RootError:
-        pass  # missing, not a link, or a parent that is not there yet
-    try:
         root.makedirs(parent)
+        d = root.opendir(parent)
     except RootError as e:
         raise HookError(f"failed to create parent directory of link {shown}: {why(e)}") from None
-    tmp = b""
-    for _ in range(16):
-        tmp = parent.rstrip(b"/") + b"/." + name[:200] + b".cdi-hook-" + \
-            secrets.token_hex(8).encode()
+    with d:
         try:
-            root.symlink(target, tmp)
-            break
-        except RootError as e:
-            if e.errno != errno.EEXIST:
-                raise HookError(f"failed to create link {shown}: {why(e)}") from None
-    else:
-        raise HookError(f"failed to create link {shown}: no unique temporary name")
-    try:
-        root.rename(tmp, path)
-    except RootError as e:
-        try:
-            root.unlink(tmp)
+            if d.readlink(name) == target:
+                ctx.log.debug(f"Link {shown} already exists")
+                return False
         except RootError:
-            pass
-        raise HookError(f"failed to create link {shown}: {why(e)}") from None
+            pass  # missing or not a link
+        try:
+            d.replace_symlink(target, name)
+        except RootError as e:
+            raise HookError(f"failed to create link {shown}: {why(e)}") from None
     ctx.log.debug(f"Symlinking {shown} to {os.fsdecode(target)}")
     return True
 

@@ -23,33 +23,17 @@ hold it around a whole run (plan included) and the calls here nest inside.
 from __future__ import annotations
 
 import os
-import re
-import stat
 import sys
 from contextlib import contextmanager
-from typing import BinaryIO, Callable, Dict, Iterator, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 from .errors import RootError
 from .format import Cache, build
-from .inroot import DT_DIR, Root
+from .inroot import DT_DIR, TEMP_NAME_RE, Dir, Root
 from .limits import LOCK_WAIT_SECONDS, run_lock
 from .scan import Header, LinkOp, Message, Plan, Removal
 
-__all__ = ["apply_plan", "write_cache", "Report", "locked", "temp_name",
-           "remove_stale_link_temps"]
-
-#: Temporary names: ``.`` + NAME (cut to fit NAME_MAX) + ``.ldcache-`` + 6 of these.
-TEMP_MARK = b".ldcache-"
-TEMP_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_TEMP_NAME_ROOM = 255 - 1 - len(TEMP_MARK) - 6
-_TEMP_RE = re.compile(rb"\.(.+)" + re.escape(TEMP_MARK) + rb"[A-Za-z0-9]{6}", re.DOTALL)
-
-
-def temp_name(name: bytes) -> bytes:
-    """A fresh temporary name for ``name`` (one path component), as ``write_atomic`` makes."""
-    return (b"." + name[:_TEMP_NAME_ROOM] + TEMP_MARK
-            + bytes(TEMP_ALPHABET[b % len(TEMP_ALPHABET)] for b in os.urandom(6)))
-
+__all__ = ["apply_plan", "write_cache", "Report", "locked"]
 
 # ------------------------------------------------------------------------------ locking
 
@@ -86,31 +70,17 @@ def locked(root: Root, wait: float = LOCK_WAIT_SECONDS) -> Iterator[bool]:
         d.close()
 
 
-def _lock_held(root: Root) -> bool:
-    entry = _held.get(id(root))
-    return entry is not None and entry[2]
-
-
-def remove_stale_link_temps(root: Root, directory: bytes) -> int:
-    """Remove leftover link temporaries (symlinks named ``.NAME.ldcache-XXXXXX``) from
-    ``directory``; the count.  Only call while holding :func:`locked`."""
+def _remove_stale_link_temps(d: Dir) -> int:
     try:
-        entries = root.listdir(directory)
+        entries = d.entries()
     except RootError:
         return 0
     count = 0
-    base = directory.rstrip(b"/")
     for name, dtype in entries:
-        if dtype == DT_DIR or not name.startswith(b".") or TEMP_MARK not in name:
+        if dtype == DT_DIR or not name.startswith(b".") or not TEMP_NAME_RE.fullmatch(name):
             continue
-        if not _TEMP_RE.fullmatch(name):
-            continue
-        path = base + b"/" + name
         try:
-            if not stat.S_ISLNK(root.stat(path, follow=False).st_mode):
-                continue
-            root.unlink(path)
-            count += 1
+            count += d.unlink_symlink(name)
         except RootError:
             pass
     return count
@@ -148,18 +118,53 @@ def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool 
         report.messages.append(text)
         err(f"{prog}: {text}\n".encode(errors="surrogateescape"))
 
-    with locked(root) as held:
+    with locked(root) as held, _Dirs(root) as dirs:
         if held and update_links:
             seen = set()
             for ev in p.events:
                 if isinstance(ev, LinkOp) and ev.needed and ev.directory not in seen:
                     seen.add(ev.directory)
-                    report.stale_temps += remove_stale_link_temps(root, ev.directory)
-        _apply_events(root, p, update_links, verbose, out, warn, report)
+                    d = dirs.get(ev.directory)
+                    if d is not None:
+                        report.stale_temps += _remove_stale_link_temps(d)
+        _apply_events(dirs, p, update_links, verbose, out, warn, report)
     return report
 
 
-def _apply_events(root: Root, p: Plan, update_links: bool, verbose: bool,
+class _Dirs:
+    """The directories a plan changes, each opened once (by its in-root path) and then
+    changed only relative to that fd: a check and the change it guards, or a link's two
+    steps, always reach the same directory, whatever is swapped in the tree meanwhile."""
+
+    def __init__(self, root: Root) -> None:
+        self._root = root
+        self._open: Dict[bytes, Optional[Dir]] = {}
+
+    def get(self, directory: bytes) -> Optional[Dir]:
+        """The open directory, or None when it cannot be opened."""
+        try:
+            return self._open[directory]
+        except KeyError:
+            pass
+        d: Optional[Dir]
+        try:
+            d = self._root.opendir(directory)
+        except RootError:
+            d = None
+        self._open[directory] = d
+        return d
+
+    def __enter__(self) -> "_Dirs":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for d in self._open.values():
+            if d is not None:
+                d.close()
+        self._open.clear()
+
+
+def _apply_events(dirs: _Dirs, p: Plan, update_links: bool, verbose: bool,
                   out: Callable[[bytes], None], warn: Callable[[str], None],
                   report: Report) -> None:
     for ev in p.events:
@@ -169,16 +174,18 @@ def _apply_events(root: Root, p: Plan, update_links: bool, verbose: bool,
             warn(ev.text)
         elif isinstance(ev, Removal):
             if update_links:
+                parent, _, name = ev.path.rpartition(b"/")
+                d = dirs.get(parent or b"/")
                 try:
-                    root.unlink(ev.path)
-                    report.removed += 1
+                    if d is not None and d.unlink_symlink(name):
+                        report.removed += 1
                 except RootError:
                     pass
         elif isinstance(ev, LinkOp):
-            _link(root, ev, update_links, verbose, out, warn, report)
+            _link(dirs, ev, update_links, verbose, out, warn, report)
 
 
-def _link(root: Root, op: LinkOp, update_links: bool, verbose: bool,
+def _link(dirs: _Dirs, op: LinkOp, update_links: bool, verbose: bool,
           out: Callable[[bytes], None], warn: Callable[[str], None], report: Report) -> None:
     line = b"\t%s -> %s" % (op.soname, op.target)
     if not (op.needed and update_links):
@@ -186,22 +193,14 @@ def _link(root: Root, op: LinkOp, update_links: bool, verbose: bool,
             out(line + b"\n")
         return
     path = op.directory + b"/" + op.soname
-    ok = True
-    parent, _, base = path.rpartition(b"/")
-    tmp = parent + b"/" + temp_name(base)
-    try:
-        root.symlink(op.target, tmp)
-    except RootError:
-        ok = False
-    if ok:
+    parent, _, name = path.rpartition(b"/")  # a soname may have a '/' in it
+    d = dirs.get(parent or b"/")
+    ok = d is not None
+    if d is not None:
         try:
-            root.rename(tmp, path)
+            d.replace_symlink(op.target, name)
         except RootError:
             ok = False
-            try:
-                root.unlink(tmp)
-            except RootError:
-                pass
     if not ok:
         warn(f"Can't link {os.fsdecode(path)} to {os.fsdecode(op.target)}")
         report.links_failed += 1

@@ -56,10 +56,6 @@ class GlibcInfo(NamedTuple):
         return b"ldconfig " + pkg + self.release + b" release version " + self.version_text
 
 
-def banner_of(data: bytes) -> re.Match[bytes] | None:
-    return _BANNER.search(data)
-
-
 def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | None:
     """The glibc of ``root`` (a path or an open :class:`~ldcache.inroot.Root`), or None."""
     from .inroot import Root
@@ -81,10 +77,15 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
             r.close()
 
 
-def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
-    """glibc's version banner in the file at ``path``, searched in place (mapped, not read)."""
-    import mmap
+#: How much of the libc one read takes, and how much of the previous read is searched again
+#: (a banner cut by a chunk boundary is whole in the next search; the regex bounds its length).
+_CHUNK = 1 << 20
+_OVERLAP = 512
 
+
+def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
+    """glibc's version banner in the file at ``path``: read with bounded ``pread`` calls
+    (never mapped — a file truncated meanwhile must not fault the process; it just ends)."""
     try:
         fd = r.open(path)
     except OSError:
@@ -93,13 +94,23 @@ def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
         size = os.fstat(fd).st_size
         if not 0 < size <= MAX_LIBC_BYTES:
             return None
-        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as m:
-            found = _BANNER.search(m)  # type: ignore[call-overload]
-            if found is None:
-                return None
-            # Copy the match out of the mapping before it is closed.
-            return _BANNER.match(bytes(m[found.start():found.end()]))
-    except (OSError, ValueError):
+        tail = b""
+        offset = 0
+        while offset < size:
+            chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+            if not chunk:
+                return None  # shrank under us
+            window = tail + chunk
+            offset += len(chunk)
+            found = _BANNER.search(window)
+            # A match reaching into the last _OVERLAP bytes may be cut short ("2.3" of
+            # "2.36"): the next window has it whole.
+            if found is not None and (found.end() <= len(window) - _OVERLAP
+                                      or offset >= size):
+                return found
+            tail = window[-_OVERLAP:]
+        return None
+    except OSError:
         return None
     finally:
         os.close(fd)

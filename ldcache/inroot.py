@@ -48,7 +48,10 @@ __all__ = [
     "MAXSYMLINKS",
     "Root",
     "Dir",
+    "FileHandle",
     "openat2_available",
+    "temp_name",
+    "TEMP_NAME_RE",
 ]
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
@@ -68,8 +71,11 @@ _O_NOCTTY: int = os.O_NOCTTY
 _O_WRITE_BITS: int = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_IN_ROOT = 0x10
 _RESOLVE = _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS
+#: No symlink at any component (the final one only as an O_PATH|O_NOFOLLOW handle on it).
+_RESOLVE_STRICT = _RESOLVE | _RESOLVE_NO_SYMLINKS
 
 _PROC_SUPER_MAGIC = 0x9FA0
 _OPENAT2_EAGAIN_RETRIES = 64
@@ -136,19 +142,21 @@ def _libc() -> _Libc:
     return _libc_cache[0]
 
 
-_how_cache: dict[Tuple[int, int], Tuple[_OpenHow, int]] = {}
+_how_cache: dict[Tuple[int, int, int], Tuple[_OpenHow, int]] = {}
 
 
-def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0) -> int:
-    """``openat2(dirfd, path, {flags, mode, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS})``.
+def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = _RESOLVE
+             ) -> int:
+    """``openat2(dirfd, path, {flags, mode, resolve})``; ``resolve`` is
+    RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, or with RESOLVE_NO_SYMLINKS too.
 
     Raises OSError; EAGAIN (a concurrent rename or mount somewhere) is retried a few times.
     """
     lib = _libc()
-    key = (flags, mode)
+    key = (flags, mode, resolve)
     cached = _how_cache.get(key)
     if cached is None:
-        how = _OpenHow(flags, mode, _RESOLVE)  # never changed once made: shareable by threads
+        how = _OpenHow(flags, mode, resolve)  # never changed once made: shareable by threads
         cached = _how_cache[key] = (how, ctypes.addressof(how))
     addr = cached[1]
     tries = 0
@@ -288,6 +296,16 @@ def _split(path: bytes) -> Tuple[bytes, bytes]:
 
 def _temp_prefix(name: bytes) -> bytes:
     return b"." + name[:_TEMP_NAME_ROOM] + _TEMP_MARK
+
+
+def temp_name(name: bytes) -> bytes:
+    """A fresh temporary name for ``name`` (one component): ``.NAME.ldcache-XXXXXX``, NAME cut
+    to fit NAME_MAX.  Every temporary ldcache and cdi-hook make in a root is named so."""
+    return _temp_prefix(name) + _random_suffix()
+
+
+#: Any name :func:`temp_name` makes (for clean-up after a killed run).
+TEMP_NAME_RE = re.compile(rb"\.(.+)" + re.escape(_TEMP_MARK) + rb"[A-Za-z0-9]{6}", re.DOTALL)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -573,12 +591,14 @@ class Root:
             self._procfs[st.st_dev] = known
         return known
 
-    def _walk(self, path: bytes, follow: bool, allow_missing: bool = False
-              ) -> Tuple[int, List[bytes]]:
+    def _walk(self, path: bytes, follow: bool, allow_missing: bool = False,
+              no_symlinks: bool = False) -> Tuple[int, List[bytes]]:
         """Resolve ``path`` component by component inside the root.
 
         Returns (an O_PATH fd of the object, its canonical components).  With ``allow_missing``
-        a missing *final* component gives fd -1 (chroot_canon semantics).  Raises OSError.
+        a missing *final* component gives fd -1 (chroot_canon semantics).  With
+        ``no_symlinks`` a symlink at any component is ELOOP, except a final one that is not
+        followed (RESOLVE_NO_SYMLINKS).  Raises OSError.
         """
         rootfd = self._rootfd()
         if not path:
@@ -616,7 +636,7 @@ class Root:
                         continue
                     if stat.S_ISLNK(st.st_mode) and (follow or not last):
                         links += 1
-                        if links > MAXSYMLINKS:
+                        if links > MAXSYMLINKS or no_symlinks:
                             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
                         target = os.readlink(b"", dir_fd=fd)
                         if not target:
@@ -646,8 +666,10 @@ class Root:
             for f in stack:
                 os.close(f)
 
-    def _opath(self, path: bytes, follow: bool = True, directory: bool = False) -> int:
-        """An O_PATH fd of ``path`` resolved in the root (OSError on failure)."""
+    def _opath(self, path: bytes, follow: bool = True, directory: bool = False,
+               no_symlinks: bool = False) -> int:
+        """An O_PATH fd of ``path`` resolved in the root (OSError on failure); with
+        ``no_symlinks``, ELOOP where any component is a symlink."""
         if self._use_openat2:
             flags = _O_PATH | _O_CLOEXEC
             if not follow:
@@ -655,12 +677,13 @@ class Root:
             if directory:
                 flags |= _O_DIRECTORY
             try:
-                return _openat2(self._rootfd(), path, flags)
+                return _openat2(self._rootfd(), path, flags, 0,
+                                _RESOLVE_STRICT if no_symlinks else _RESOLVE)
             except OSError as e:
                 if e.errno != errno.EAGAIN:
                     raise
                 # persistent EAGAIN (renames racing with '..'): the walk is immune to that
-        fd, _ = self._walk(path, follow)
+        fd, _ = self._walk(path, follow, no_symlinks=no_symlinks)
         if directory:
             try:
                 if not stat.S_ISDIR(os.fstat(fd).st_mode):
@@ -1058,30 +1081,29 @@ class Root:
         finally:
             os.close(sfd)
 
-    def chmod(self, path: PathArg, mode: int, *, follow: bool = False) -> None:
-        """chmod inside the root.  A symlink (with follow=False) is RootError(ELOOP)."""
+    def handle(self, path: PathArg, *, follow: bool = True,
+               no_symlinks: bool = False) -> "FileHandle":
+        """An ``O_PATH`` handle on whatever ``path`` names (nothing is opened for reading), with
+        its ``stat``, so that later checks and changes act on that very object however the
+        tree changes meanwhile.  ``no_symlinks``: a symlink at any component is
+        RootError(ELOOP) — except a final one with ``follow=False``, which is handed out
+        as itself."""
         p = self._arg(path)
         try:
-            ofd = self._opath(p, follow)
+            ofd = self._opath(p, follow, no_symlinks=no_symlinks)
             try:
                 st = os.fstat(ofd)
-                if stat.S_ISLNK(st.st_mode):
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-                if _have_proc():
-                    os.chmod(_proc_fd(ofd), mode)
-                    return
-                if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-                    raise OSError(errno.EOPNOTSUPP, "Cannot change the mode of a special file "
-                                  "without /proc")
-                fd = self._reopen(ofd, st, os.O_RDONLY, self._reopen_by_path(p, follow))
-                try:
-                    os.fchmod(fd, mode)
-                finally:
-                    os.close(fd)
-            finally:
+            except OSError:
                 os.close(ofd)
+                raise
         except OSError as e:
             raise self._wrap(e, p) from None
+        return FileHandle(self, ofd, st, p, False)
+
+    def chmod(self, path: PathArg, mode: int, *, follow: bool = False) -> None:
+        """chmod inside the root.  A symlink (with follow=False) is RootError(ELOOP)."""
+        with self.handle(path, follow=follow) as h:
+            h.chmod(mode)
 
     def write_atomic(self, path: PathArg, data: bytes, mode: int = 0o644) -> None:
         """Replace ``path`` by a regular file holding ``data``, atomically.
@@ -1306,12 +1328,57 @@ class Dir:
         except OSError as e:
             raise self._root._wrap(e, self._child(n)) from None
 
+    def unlink_symlink(self, name: bytes) -> bool:
+        """Remove NAME if it is a symlink (checked and removed in this very directory);
+        False when it is missing or something else."""
+        n = self._name(name)
+        try:
+            if not stat.S_ISLNK(os.stat(n, dir_fd=self.fd, follow_symlinks=False).st_mode):
+                return False
+            os.unlink(n, dir_fd=self.fd)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
+
+    def replace_symlink(self, target: bytes, name: bytes) -> None:
+        """Make NAME a symlink to ``target`` (stored verbatim), atomically replacing any
+        non-directory there: the link is made under a :func:`temp_name` in this directory and
+        renamed over NAME, both relative to this directory's fd, so no change to the tree
+        elsewhere can send the two steps to different places.  On failure nothing is left."""
+        n = self._name(name)
+        t = _fsencode(target)
+        try:
+            if b"\0" in t:
+                raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
+            for _ in range(100):
+                tmp = temp_name(n)
+                try:
+                    os.symlink(t, tmp, dir_fd=self.fd)
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise OSError(errno.EEXIST, "No unique temporary name")
+            try:
+                os.rename(tmp, n, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=self.fd)
+                except OSError:
+                    pass
+                raise
+        except OSError as e:
+            raise self._root._wrap(e, self._child(n)) from None
+
 
 class FileHandle:
-    """An ``O_PATH`` handle on a file inside a root (from :meth:`Dir.handle`).
+    """An ``O_PATH`` handle on a file inside a root (from :meth:`Dir.handle`, :meth:`Root.handle`).
 
     ``st`` is the file's stat (the symlink's target for a followed link); :meth:`open` opens
-    that very inode for reading, and only if it is a regular file."""
+    that very inode for reading, and only if it is a regular file; :meth:`chmod` changes that
+    very inode's mode.  ``is_link``: :meth:`Dir.handle` reached it through a symlink."""
 
     __slots__ = ("_root", "ofd", "st", "path", "is_link")
 
@@ -1333,6 +1400,30 @@ class FileHandle:
                                os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
             return self._root._reopen(self.ofd, self.st, os.O_RDONLY,
                                       self._root._reopen_by_path(self.path, True))
+        except OSError as e:
+            raise self._root._wrap(e, self.path) from None
+
+    def chmod(self, mode: int) -> None:
+        """chmod of this very object (never of a symlink: RootError(ELOOP)).
+
+        Through ``/proc/self/fd/N``, the inode the handle holds.  Without /proc a regular
+        file or directory is re-opened and compared first; anything else is refused."""
+        st = self.st
+        try:
+            if stat.S_ISLNK(st.st_mode):
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+            if _have_proc():
+                os.chmod(_proc_fd(self.ofd), mode)
+                return
+            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                raise OSError(errno.EOPNOTSUPP, "Cannot change the mode of a special file "
+                              "without /proc")
+            fd = self._root._reopen(self.ofd, st, os.O_RDONLY,
+                                    self._root._reopen_by_path(self.path, True))
+            try:
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
         except OSError as e:
             raise self._root._wrap(e, self.path) from None
 
