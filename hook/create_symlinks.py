@@ -3,12 +3,12 @@
 LINK is always a path inside the root: ``.`` and ``..`` are folded lexically (as NVIDIA's
 hook does with ``filepath.Join``), and its parent directory is then resolved inside the root
 (:class:`ldcache.inroot.Root`), so no symlink the image planted can send the link outside.
-Missing parent directories are created inside the root.  A link that is already a symlink
-to exactly TARGET is left alone; anything else at LINK (another symlink, a file) is replaced
+Missing parent directories are created inside the root. A link that is already a symlink to
+exactly TARGET is left alone; anything else at LINK (another symlink, a file) is replaced
 atomically: the new link is made under a unique temporary name in the very directory it
-belongs in (one directory fd for both steps) and renamed over it.  TARGET is stored verbatim (it is only text, resolved later by the container).  Repeated
-specifications are processed once; a malformed one (no ``::``, or an empty side) is an
-error and nothing is changed.
+belongs in (one directory fd for both steps) and renamed over it. TARGET is stored verbatim
+(it is only text, resolved later by the container). Repeated specifications are processed
+once; a malformed one (no ``::``, or an empty side) is an error and nothing is changed.
 """
 
 from __future__ import annotations
