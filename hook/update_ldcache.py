@@ -152,8 +152,11 @@ def _ensure_conf(root: Root) -> bool:
     try:
         if root.exists(CONF, follow=False):
             return False
-        root.write_atomic(CONF, INCLUDE_LINE, 0o644)
+        # Never replaces: a file that appeared since the check is the image's own.
+        root.write_atomic(CONF, INCLUDE_LINE, 0o644, replace=False)
     except RootError as e:
+        if e.errno == errno.EEXIST:
+            return False
         raise HookError(f"failed to create {os.fsdecode(CONF)}: {why(e)}") from None
     return True
 

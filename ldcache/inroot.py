@@ -1105,8 +1105,12 @@ class Root:
         with self.handle(path, follow=follow) as h:
             h.chmod(mode)
 
-    def write_atomic(self, path: PathArg, data: bytes, mode: int = 0o644) -> None:
+    def write_atomic(self, path: PathArg, data: bytes, mode: int = 0o644, *,
+                     replace: bool = True) -> None:
         """Replace ``path`` by a regular file holding ``data``, atomically.
+
+        ``replace=False``: create it only where nothing is (hard-linked into place, then the
+        temporary removed: RootError(EEXIST) if anything appeared there meanwhile).
 
         A unique ``.NAME.ldcache-XXXXXX`` is created next to it (O_EXCL|O_NOFOLLOW, 0600),
         written, given ``mode`` explicitly (umask does not apply), fsynced, and renamed over
@@ -1150,7 +1154,11 @@ class Root:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                if replace:
+                    os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                else:
+                    os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+                    os.unlink(tmp, dir_fd=dfd)
             except BaseException as e:
                 try:
                     os.unlink(tmp, dir_fd=dfd)

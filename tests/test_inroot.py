@@ -1316,3 +1316,21 @@ def test_speed(world: World) -> None:
         os.fsencode(R), i), follow_symlinks=False))
     print(f"\n[{world.mode}] " + ", ".join(f"{k} {v:.1f}us" for k, v in results.items()))
     assert results["Dir.lstat"] < 200 and results["Dir.open(file)"] < 500
+
+
+def test_write_atomic_without_replacing(world: World) -> None:
+    """replace=False creates the file whole, or leaves whatever is there (even a link)."""
+    R = world.root
+    (R / "etc").mkdir()
+    os.symlink(str(world.trip / "ld.so.conf"), R / "etc" / "planted.conf")
+    (R / "etc" / "image.conf").write_bytes(b"the image's own")
+    r = world.open()
+    r.write_atomic("/etc/new.conf", b"include x\n", 0o644, replace=False)
+    assert (R / "etc" / "new.conf").read_bytes() == b"include x\n"
+    assert stat.S_IMODE(os.stat(R / "etc" / "new.conf").st_mode) == 0o644
+    for name in ("image.conf", "planted.conf", "new.conf"):
+        assert errno_of(lambda n=name: r.write_atomic("/etc/" + n, b"other",
+                                                       replace=False)) == errno.EEXIST
+    assert (R / "etc" / "image.conf").read_bytes() == b"the image's own"
+    assert os.readlink(R / "etc" / "planted.conf") == str(world.trip / "ld.so.conf")
+    assert sorted(os.listdir(R / "etc")) == ["image.conf", "new.conf", "planted.conf"]
