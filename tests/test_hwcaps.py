@@ -1,17 +1,20 @@
 """Legacy hwcap/platform subdirectory names per port (glibc ≤ 2.36): ldcache.hwcaps against
-the glibc sources of every release 2.31–2.36, and against real ldconfigs on Debian roots of
+the glibc sources of every release 2.31–2.36 (values extracted into tests/data/glibc/facts.json,
+see README.md there), and against real ldconfigs on Debian roots of
 four ports (bookworm 2.36: arm64, armhf, ppc64el, s390x under qemu-user; bullseye 2.31:
 arm64, armhf in every layout; trixie 2.41, which ignores such directories)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import debroots
 import pytest
@@ -21,9 +24,13 @@ from ldcache.arch import ARCHES
 from ldcache.format import parse
 from ldcache.hwcaps import FAMILIES, TLS_BIT, legacy_hwcaps
 
-GLIBC_GIT = Path(os.environ.get("LDCACHE_GLIBC_GIT", "/work/.mirror/bminor+glibc/repo"))
 RELEASES = [(2, minor) for minor in range(31, 37)]
 PROJECT = Path(__file__).resolve().parent.parent
+#: Values parsed from the glibc sources of every release, with provenance (README.md there).
+GLIBC_DATA = Path(__file__).resolve().parent / "data" / "glibc"
+FACTS_JSON = GLIBC_DATA / "facts.json"
+#: A glibc git repository, only for re-extracting facts.json (test_facts_are_reproducible).
+GLIBC_GIT = Path(os.environ.get("LDCACHE_GLIBC_GIT", "/work/.mirror/bminor+glibc/repo"))
 
 #: family → (file with the hwcap name array, its C name, file with the platform array,
 #: its C name) as ldconfig of that port compiles them.
@@ -42,52 +49,84 @@ SOURCES: Dict[str, tuple] = {
     "csky": (None, None, "sysdeps/csky/dl-procinfo.c", "_dl_csky_platforms"),
 }
 
+PPC_HEADER = "sysdeps/powerpc/dl-procinfo.h"
+SPARC_V9_TEXT = "__WORDSIZE == 64 ? 0 : HWCAP_SPARC_V9"
+FactKey = Tuple[str, str, str, str, Optional[str]]
 
-def git_show(tag: str, path: str) -> str:
+
+def tag_of(release: Tuple[int, int]) -> str:
+    return f"glibc-{release[0]}.{release[1]}"
+
+
+@functools.lru_cache(maxsize=None)
+def glibc_facts() -> Tuple[Dict[str, str], Dict[FactKey, dict]]:
+    """facts.json as (tag → commit, (tag, path, symbol, kind, text) → fact)."""
+    doc = json.loads(FACTS_JSON.read_text(encoding="ascii"))
+    tags, index = doc["tags"], {}
+    for fact in doc["facts"]:
+        key = (fact["tag"], fact["path"], fact["symbol"], fact["kind"], fact.get("text"))
+        assert key not in index, f"duplicate fact {key}"
+        assert re.fullmatch(r"[0-9a-f]{40}", fact["commit"]) and re.fullmatch(
+            r"[0-9a-f]{40}", fact["blob"]), fact
+        assert fact["commit"] == tags[fact["tag"]], fact   # one commit per tag
+        index[key] = fact
+    return tags, index
+
+
+def fact(tag: str, path: str, symbol: str, kind: str, text: Optional[str] = None):
+    """The value of one extracted fact; a missing fact fails (never skips) the test."""
+    key = (tag, path, symbol, kind, text)
+    found = glibc_facts()[1].get(key)
+    assert found is not None, f"{FACTS_JSON} has no fact {key}: re-run extract.py"
+    return found["value"]
+
+
+def test_facts_cover_every_release_and_family():
+    """facts.json has every parametrised release, with facts for every family in each."""
+    tags, index = glibc_facts()
+    assert sorted(tags) == sorted(tag_of(r) for r in RELEASES)
+    families = {(f["tag"], f["family"]) for f in index.values()}
+    assert {(tag_of(r), family) for r in RELEASES for family in SOURCES} <= families
+    for release in RELEASES:
+        for family, (names_file, names_var, plat_file, plat_var) in SOURCES.items():
+            for path, var in ((names_file, names_var), (plat_file, plat_var)):
+                if path:
+                    assert fact(tag_of(release), path, var, "string_array"), (family, var)
+
+
+def test_facts_are_reproducible(tmp_path):
+    """Re-extracting facts.json from a glibc git repository reproduces it byte for byte."""
     if not (GLIBC_GIT / "HEAD").exists():
-        pytest.skip(f"no glibc git mirror at {GLIBC_GIT}")
-    proc = subprocess.run(["git", "-C", str(GLIBC_GIT), "show", f"{tag}:{path}"],
-                          capture_output=True)
-    assert proc.returncode == 0, proc.stderr.decode()
-    return proc.stdout.decode()
-
-
-def c_string_array(source: str, name: str) -> List[str]:
-    """The strings of ``PROCINFO_CLASS const char NAME[..][..] = { "a", "b", … }``."""
-    at = source.index(name + "[")
-    body = source[source.index("= {", at):]
-    body = body[:body.index("}")]
-    return re.findall(r'"([^"]*)"', body)
-
-
-def ppc_platforms(source: str) -> List[str]:
-    """powerpc's platform names from ``PPC_PLATFORM_*`` (``_dl_string_platform`` parses
-    them by hand; the strings are the lower-cased macro names, as the loader's table)."""
-    spelled = {"POWER5_PLUS": "power5+", "CELL_BE": "ppc-cell-be", "PPCA2": "ppca2"}
-    found = re.findall(r"#define PPC_PLATFORM_(\w+)\s+(\d+)", source)
-    out = [""] * len(found)
-    for macro, index in found:
-        out[int(index)] = spelled.get(macro, macro.lower())
-    return out
+        pytest.skip(f"no glibc git repository at {GLIBC_GIT} (set LDCACHE_GLIBC_GIT) to "
+                    "re-extract tests/data/glibc/facts.json from")
+    out = tmp_path / "facts.json"
+    got = subprocess.run([sys.executable, str(GLIBC_DATA / "extract.py"), str(GLIBC_GIT),
+                          "-o", str(out)], capture_output=True)
+    assert got.returncode == 0, got.stderr.decode()
+    assert out.read_bytes() == FACTS_JSON.read_bytes()
 
 
 @pytest.mark.parametrize("release", RELEASES, ids=[f"{a}.{b}" for a, b in RELEASES])
 @pytest.mark.parametrize("family", sorted(SOURCES))
 def test_tables_match_the_glibc_sources(family, release):
-    tag = f"glibc-{release[0]}.{release[1]}"
+    tag = tag_of(release)
     table = legacy_hwcaps(family, version=release)
     names_file, names_var, plat_file, plat_var = SOURCES[family]
-    names = c_string_array(git_show(tag, names_file), names_var) if names_file else []
+    names = fact(tag, names_file, names_var, "string_array") if names_file else []
     assert list(table.hwcap_names) == names
     if family == "powerpc":
-        header = git_show(tag, "sysdeps/powerpc/dl-procinfo.h")
-        count = int(re.search(r"#define _DL_PLATFORMS_COUNT\s+(\d+)", header).group(1))
-        assert list(table.platforms) == ppc_platforms(header)[:count]
+        count = fact(tag, PPC_HEADER, "_DL_PLATFORMS_COUNT", "define")
+        platforms = fact(tag, PPC_HEADER, "PPC_PLATFORM_*", "ppc_platforms")
+        defines = fact(tag, PPC_HEADER, "PPC_PLATFORM_*", "defines")
+        assert sorted(defines.values()) == list(range(len(platforms)))
+        assert list(table.platforms) == platforms[:count]
         # Every platform string is accepted by the hand-written parser of that release.
         if "power10" not in table.platforms:
-            assert "PPC_PLATFORM_POWER10" not in header
+            assert fact(tag, PPC_HEADER, "PPC_PLATFORM_POWER10", "contains",
+                        "PPC_PLATFORM_POWER10") is False
+            assert "PPC_PLATFORM_POWER10" not in defines
     elif plat_file:
-        assert list(table.platforms) == c_string_array(git_show(tag, plat_file), plat_var)
+        assert list(table.platforms) == fact(tag, plat_file, plat_var, "string_array")
     else:
         assert table.platforms == ()
 
@@ -95,18 +134,18 @@ def test_tables_match_the_glibc_sources(family, release):
 @pytest.mark.parametrize("release", RELEASES, ids=[f"{a}.{b}" for a, b in RELEASES])
 def test_first_platform_and_first_extra(release):
     """``_DL_FIRST_PLATFORM`` and ``_DL_FIRST_EXTRA`` (2.31's ``hwcap N NAME`` base) per port."""
-    tag = f"glibc-{release[0]}.{release[1]}"
-    headers = {"x86": "sysdeps/x86/dl-procinfo.h", "powerpc": "sysdeps/powerpc/dl-procinfo.h",
+    tag = tag_of(release)
+    headers = {"x86": "sysdeps/x86/dl-procinfo.h", "powerpc": PPC_HEADER,
                "s390": "sysdeps/s390/dl-procinfo.h"}
     for family, header in headers.items():
-        text = git_show(tag, header)
-        first = int(re.search(r"#define _DL_FIRST_PLATFORM\s+(\d+)", text).group(1))
+        first = fact(tag, header, "_DL_FIRST_PLATFORM", "define")
         table = legacy_hwcaps(family, version=release)
         assert table.first_platform == first
         assert table.first_extra == first + len(table.platforms)
     for family in ("mips", "alpha", "csky"):
-        text = git_show(tag, f"sysdeps/{family}/dl-procinfo.h")
-        assert "_DL_FIRST_PLATFORM" not in text  # _dl_string_platform returns the index
+        # _dl_string_platform returns the index
+        assert fact(tag, f"sysdeps/{family}/dl-procinfo.h", "_DL_FIRST_PLATFORM", "contains",
+                    "_DL_FIRST_PLATFORM") is False
         assert legacy_hwcaps(family).first_platform == 0
         assert legacy_hwcaps(family).first_extra == 0  # _DL_HWCAP_COUNT 0
     for family in ("aarch64", "arm", "sparc"):
@@ -126,8 +165,8 @@ def test_important_bits_name_the_source_constants():
     # HWCAP_SPARC_BLKINIT and _N2 are named "v9v" and "v9v2"; V9 only in the 32-bit build.
     assert names("sparc") == {"ultra3", "v9v", "v9v2"}
     assert names("sparc", 32) == {"v9", "ultra3", "v9v", "v9v2"}
-    src = git_show("glibc-2.36", "sysdeps/sparc/dl-procinfo.h")
-    assert "__WORDSIZE == 64 ? 0 : HWCAP_SPARC_V9" in src
+    assert fact("glibc-2.36", "sysdeps/sparc/dl-procinfo.h", "HWCAP_IMPORTANT_V9", "contains",
+                SPARC_V9_TEXT) is True
     for family in ("mips", "alpha", "csky", "riscv", "loongarch", "m68k", "hppa", "sh", "ia64"):
         assert legacy_hwcaps(family).important == 0
 
