@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from benchlib import FLOOR_CMD, interleaved, report, wall
 from hookroots import glibc_rootfs, nvidia_dir, state, write_bundle, write_launcher
-
-from hook.main import isolated_sys_path
+from ldcache_hook.main import isolated_sys_path
 
 NV = "/usr/lib/nvidia"
 #: What the hook imports to run update-ldcache.
-IMPORTS = ("import json, hook.main, hook.commands, hook.context, hook.oci, hook.update_ldcache, "
+IMPORTS = ("import json, ldcache_hook.main, ldcache_hook.commands, ldcache_hook.context, "
+           "ldcache_hook.oci, ldcache_hook.update_ldcache, "
            "ldcache.build, ldcache.apply, ldcache.scan, ldcache.auxcache, ldcache.conf, "
            "ldcache.detect, ldcache.elf, ldcache.arch")
 
@@ -87,6 +87,6 @@ def test_update_ldcache_reexec_start(setup, floor):
     re-executes itself isolated)."""
     args = setup["hook"][1:]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    ours = wall([sys.executable, "-m", "hook", *args], env=env)
+    ours = wall([sys.executable, "-m", "ldcache_hook", *args], env=env)
     report(f"cdi-hook update-ldcache via re-exec (python -m hook): {ours * 1000:.0f} ms, "
            f"floor {floor * 1000:.0f} ms")

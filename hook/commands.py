@@ -132,7 +132,7 @@ HOOKS: Tuple[HookSpec, ...] = (
                  default="/sbin/ldconfig"),
             _CONTAINER_SPEC,
         ),
-        "hook.update_ldcache",
+        "ldcache_hook.update_ldcache",
         description="Writes /etc/ld.so.conf.d/00-nvcr-*.conf listing the folders the image "
                     "does not already configure (creating /etc/ld.so.conf when the image has "
                     "none), makes the SONAME links and writes /etc/ld.so.cache exactly as the "
@@ -153,7 +153,7 @@ HOOKS: Tuple[HookSpec, ...] = (
                  metavar="FILE", hidden=True, aliases=("csv-filenames", "f"),
                  deprecated="--csv-filename is no longer supported and is ignored"),
         ),
-        "hook.create_symlinks",
+        "ldcache_hook.create_symlinks",
         description="LINK is always a path inside the container root; missing parent "
                     "directories are created; an existing symlink to exactly TARGET is kept, "
                     "anything else at LINK is replaced atomically.",
@@ -166,7 +166,7 @@ HOOKS: Tuple[HookSpec, ...] = (
             Flag("mode", "string", "the mode, in octal", metavar="OCTAL"),
             _CONTAINER_SPEC,
         ),
-        "hook.chmod",
+        "ldcache_hook.chmod",
         description="Paths are inside the container root; a path with a symlink in any "
                     "component is skipped with a warning; paths that already have the mode are "
                     "left alone; permission errors are ignored.",
@@ -184,13 +184,13 @@ HOOKS: Tuple[HookSpec, ...] = (
                  default="/usr/local/cuda/compat"),
             _CONTAINER_SPEC,
         ),
-        "hook.cuda_compat",
+        "ldcache_hook.cuda_compat",
         description="When the single libcuda.so.*.* in the compat folder should be used "
                     "(its .note.cuda.fwd_compatibility ELF note decides where present, else "
                     "the driver major versions), writes /etc/ld.so.conf.d/00-compat-*.conf "
                     "naming that folder; a later update-ldcache puts it first.",
     ),
-    HookSpec("noop", "do nothing (for testing)", (), "hook.main", hidden=True),
+    HookSpec("noop", "do nothing (for testing)", (), "ldcache_hook.main", hidden=True),
 )
 
 _BY_NAME: Dict[str, HookSpec] = {h.name: h for h in HOOKS}

@@ -1,6 +1,6 @@
 """Write an isolated launcher for ``cdi-hook`` (the way to install it for CDI specs).
 
-    python3 -I -m hook.launcher /usr/local/bin/cdi-hook
+    python3 -I -m ldcache_hook.launcher /usr/local/bin/cdi-hook
     ln -s cdi-hook /usr/local/bin/nvidia-cdi-hook      # where specs name NVIDIA's binary
 
 The launcher is a short Python script whose first line is ``#!<this interpreter>
@@ -9,7 +9,7 @@ site-packages, no working directory on ``sys.path``, no ``site`` processing, UTF
 whatever the locale variables say), so nothing in the environment a runtime passes on —
 which may be the container image's — is consulted before the hook's own code runs.
 ``sys.path`` is then extended with the directory holding this package and this
-interpreter's site-packages directories, fixed now (see :mod:`hook.main` for the whole
+interpreter's site-packages directories, fixed now (see :mod:`ldcache_hook.main` for the whole
 argument).  The console script pip installs as ``cdi-hook`` cannot do this (its first line
 has no flags), so it re-executes itself isolated instead, which protects everything after
 start-up but not start-up itself.
@@ -34,7 +34,7 @@ SHEBANG_FLAGS = "-ISXutf8"
 
 def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] = None) -> str:
     """The launcher script for interpreter ``python`` (default: this one)."""
-    from .main import isolated_sys_path
+    from .main import PACKAGE, import_lines, isolated_sys_path
 
     exe = python or sys.executable
     if not exe or not os.path.isabs(exe):
@@ -47,13 +47,13 @@ def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] =
         raise ValueError(f"the interpreter path is too long for a '#!' line: {exe!r}")
     dirs = list(paths) if paths is not None else isolated_sys_path()
     return (f"{shebang}\n"
-            "# cdi-hook launcher (written by python3 -m hook.launcher): an isolated interpreter\n"
-            "# with an explicit sys.path; the environment and working directory are ignored.\n"
+            f"# cdi-hook launcher (written by python3 -m {PACKAGE}.launcher): an isolated\n"
+            "# interpreter with an explicit sys.path; the environment and working directory\n"
+            "# are ignored.\n"
             "import gc\n"
             "gc.disable()  # re-enabled by the hook once its imports are done\n"
-            "import sys\n"
-            f"sys.path[len(sys.path):] = {dirs!r}\n"
-            "from hook.main import main\n"
+            + import_lines(dirs) +
+            f"from {PACKAGE}.main import main\n"
             "raise SystemExit(main())\n")
 
 
@@ -78,7 +78,7 @@ def write_launcher(dest: str, python: Optional[str] = None,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m hook.launcher",
+    p = argparse.ArgumentParser(prog="python3 -m ldcache_hook.launcher",
                                 description="Write an isolated cdi-hook launcher script.")
     p.add_argument("dest", help="where to write it, e.g. /usr/local/bin/cdi-hook")
     p.add_argument("--python", help="interpreter to use (default: this one, "
@@ -91,7 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             write_launcher(args.dest, args.python)
     except (OSError, ValueError) as e:
-        sys.stderr.write(f"hook.launcher: {e}\n")
+        sys.stderr.write(f"ldcache_hook.launcher: {e}\n")
         return 1
     return 0
 

@@ -6,7 +6,7 @@ An OCI runtime may start a hook with the *container image's* environment and wit
 container root as working directory.  Whatever the image sets must not change what the
 hook does.  The defences, in order:
 
-1. **The launcher** (recommended; see :mod:`hook.launcher`): a script whose first line is
+1. **The launcher** (recommended; see :mod:`ldcache_hook.launcher`): a script whose first line is
    ``#!/path/to/python3 -ISXutf8``.  ``-I`` makes the interpreter ignore every ``PYTHON*``
    variable (``PYTHONPATH``, ``PYTHONHOME``, ``PYTHONSTARTUP``, ``PYTHONINSPECT``,
    ``PYTHONPYCACHEPREFIX``…), the user site-packages and the working directory; ``-S`` skips
@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover - (no typing import at run time, see above
     import argparse
     from typing import BinaryIO, Mapping, NoReturn
 
-__all__ = ["main", "run", "build_parser", "isolated_sys_path", "boot_code", "KEEP_ENV"]
+__all__ = ["main", "run", "build_parser", "isolated_sys_path", "boot_code", "import_lines",
+           "KEEP_ENV", "PACKAGE"]
 
 #: Environment variables passed to the re-executed interpreter (everything else is dropped).
 KEEP_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG", "NVIDIA_CTK_QUIET", "NVIDIA_CDI_QUIET",
@@ -75,14 +76,39 @@ def isolated_sys_path() -> "list[str]":
     return out
 
 
+#: The name this package is installed under (its folder in the source tree is ``hook/``).
+PACKAGE = "ldcache_hook"
+#: This package's own directory, whatever it is called.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def import_lines(paths: "list[str]") -> str:
+    """Python lines that, in an interpreter started with ``-I -S``, extend ``sys.path`` with
+    ``paths`` and make :data:`PACKAGE` importable.
+
+    Installed from a wheel, the package sits in site-packages under its own name.  In the
+    source tree (``pip install -e .``) its folder is ``hook/``, mapped to the name by an
+    import hook that ``-S`` never loads: then the package is bound to its name from its
+    directory, found now."""
+    lines = "import sys\n" f"sys.path[len(sys.path):] = {paths!r}\n"
+    if os.path.basename(_PACKAGE_DIR) != PACKAGE:
+        init = os.path.join(_PACKAGE_DIR, "__init__.py")
+        lines += ("import importlib.util as _u\n"
+                  f"_s = _u.spec_from_file_location({PACKAGE!r}, {init!r}, "
+                  f"submodule_search_locations=[{_PACKAGE_DIR!r}])\n"
+                  "_m = _u.module_from_spec(_s)\n"
+                  f"sys.modules[{PACKAGE!r}] = _m\n"
+                  "_s.loader.exec_module(_m)\n")
+    return lines
+
+
 def boot_code(paths: "list[str]") -> str:
     """The program the isolated interpreter runs (``-c``): set sys.path, call main."""
     return ("import gc\n"
             "gc.disable()\n"
-            "import sys\n"
-            f"sys.path[len(sys.path):] = {paths!r}\n"
+            + import_lines(paths) +
             "del sys.argv[0]\n"
-            "from hook.main import main\n"
+            f"from {PACKAGE}.main import main\n"
             "raise SystemExit(main())\n")
 
 
@@ -143,7 +169,7 @@ def _exit(code: int) -> "NoReturn":
 
 
 def build_parser() -> "argparse.ArgumentParser":
-    """The command line as an argparse parser, for man pages (see hook.commands)."""
+    """The command line as an argparse parser, for man pages (see ldcache_hook.commands)."""
     from .commands import build_parser as build
 
     return build()

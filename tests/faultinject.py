@@ -70,7 +70,7 @@ try:
         from ldcache.cli import main
         code = main(args)
     elif prog == "cdi-hook":
-        from hook.main import run
+        from ldcache_hook.main import run
         code = run("nvidia-cdi-hook", args)
     else:
         raise SystemExit("faultinject: unknown program " + prog)

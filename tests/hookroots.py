@@ -32,9 +32,9 @@ NVIDIA_LIBS = {
 
 def write_launcher(dest: Path, python: str = sys.executable) -> Path:
     """An isolated launcher (``#!python -IS``) running this checkout's ``hook`` package."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from hook.launcher import "
-            "write_launcher; write_launcher(sys.argv[2], sys.argv[3])")
-    subprocess.run([python, "-I", "-c", code, str(PROJECT), str(dest), python], check=True)
+    code = ("import sys; from ldcache_hook.launcher import write_launcher; "
+            "write_launcher(sys.argv[1], sys.argv[2])")
+    subprocess.run([python, "-I", "-c", code, str(dest), python], check=True, cwd="/")
     return dest
 
 
@@ -265,6 +265,6 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def hook_launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An isolated launcher for this checkout, as ``python3 -m hook.launcher`` writes it."""
+    """An isolated launcher for this checkout, as ``python3 -m ldcache_hook.launcher`` writes it."""
     d = tmp_path_factory.mktemp("launcher")
     return write_launcher(d / "cdi-hook")

@@ -93,7 +93,7 @@ def race_chmod(root: Path, host: Path, mode: str, tries: int, seconds: float) ->
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
     subprocess.run(["mount", "--bind", str(host), str(root / "elsewhere/dri")], check=True)
     _set_mode(mode)
-    from hook.main import run
+    from ldcache_hook.main import run
 
     tripwire = host / "card0"
     real = os.open(root / "dev/dri/card0", os.O_RDONLY)  # the file inside the root

@@ -94,7 +94,8 @@ def test_concurrent_hooks_lose_no_folder(tmp_path: Path) -> None:
         install_library(rootfs / folder.lstrip("/") / f"libgpu{i}.so.1.0", f"libgpu{i}.so.1",
                         symbol=f"gpu{i}")
         folders.append(folder)
-    cmds = [[sys.executable, "-m", "hook", "update-ldcache", "--folder", f] for f in folders]
+    cmds = [[sys.executable, "-m", "ldcache_hook", "update-ldcache", "--folder", f]
+            for f in folders]
     t0 = time.monotonic()
     results = _start_all(cmds, [state(bundle)] * n)
     took = time.monotonic() - t0

@@ -151,7 +151,7 @@ def _run_cli(prog: str, args: List[str], stdin: bytes = b"") -> subprocess.Compl
     if prog == "ldcache":
         cmd = [sys.executable, "-m", "ldcache", *args]
     else:
-        cmd = [sys.executable, "-m", "hook", *args]
+        cmd = [sys.executable, "-m", "ldcache_hook", *args]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     return subprocess.run(cmd, input=stdin, capture_output=True, env=env, cwd="/",
                           timeout=120)

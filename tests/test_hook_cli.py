@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from hookroots import PROJECT, glibc_rootfs, hook_launcher, run_hook, state, write_bundle  # noqa: F401
-
-from hook.commands import HOOKS, build_parser, env_bool, parse, parse_bool, shape_of
-from hook.main import boot_code, isolated_sys_path, run
-from hook.oci import MAX_STATE_BYTES
+from ldcache_hook.commands import HOOKS, build_parser, env_bool, parse, parse_bool, shape_of
+from ldcache_hook.main import boot_code, isolated_sys_path, run
+from ldcache_hook.oci import MAX_STATE_BYTES
 
 # ------------------------------------------------------------------------------ parsing
 
@@ -378,14 +377,15 @@ def test_ldconfig_path_is_never_executed(hook_launcher, tmp_path):
 
 
 def _evil_tree(top: Path, trip: Path, names=("sitecustomize", "usercustomize", "ldcache",
-                                             "construct", "elftools", "json", "hook", "re",
-                                             "argparse", "secrets", "site")) -> Path:
+                                             "construct", "elftools", "json", "hook",
+                                             "ldcache_hook", "re", "argparse", "secrets",
+                                             "site")) -> Path:
     """Modules that, if imported, create the tripwire ``trip/<name>``."""
     top.mkdir(parents=True, exist_ok=True)
     trip.mkdir(parents=True, exist_ok=True)
     for name in names:
         code = (f"import os\nopen(os.path.join({str(trip)!r}, {name!r}), 'w').close()\n")
-        if name in ("ldcache", "construct", "elftools", "json", "hook"):
+        if name in ("ldcache", "construct", "elftools", "json", "hook", "ldcache_hook"):
             (top / name).mkdir(exist_ok=True)
             (top / name / "__init__.py").write_text(code)
         else:
@@ -425,8 +425,8 @@ def test_reexec_isolates_a_non_isolated_start(tmp_path):
     bundle = write_bundle(tmp_path / "b")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT),
            "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache"), "NVIDIA_CTK_DEBUG": "1"}
-    p = subprocess.run([sys.executable, "-m", "hook", "update-ldcache", "--folder", "/opt/x"],
-                       input=state(bundle), capture_output=True, env=env, cwd=cwd)
+    p = subprocess.run([sys.executable, "-m", "ldcache_hook", "update-ldcache", "--folder",
+                        "/opt/x"], input=state(bundle), capture_output=True, env=env, cwd=cwd)
     assert p.returncode == 0, p.stderr
     assert os.listdir(trip) == []
     # Only start-up and the hook package's entry modules (before the re-exec) met the
@@ -449,7 +449,8 @@ def test_installed_console_script(tmp_path):
     if not first.startswith(b"#!") or b"python" not in first:
         pytest.skip(f"{script} is not a Python console script")
     python = first[2:].split()[0].decode()
-    where = subprocess.run([python, "-c", "import hook; print(hook.__file__)"], cwd="/",
+    where = subprocess.run([python, "-c", "import ldcache_hook; print(ldcache_hook.__file__)"],
+                           cwd="/",
                            env={}, capture_output=True, text=True).stdout.strip()
     if os.path.dirname(where) != str(PROJECT / "hook"):
         pytest.skip(f"the installed cdi-hook is another checkout's ({where or 'broken'})")
@@ -470,10 +471,23 @@ def test_installed_console_script(tmp_path):
 
 def _late_imports_cached(prefix: Path) -> list:
     """Byte code written under a PYTHONPYCACHEPREFIX for modules only imported after the
-    isolation point (ldcache, construct, elftools, json, the hooks)."""
-    late = ("/ldcache/", "/construct/", "/elftools/", "/json/", "update_ldcache", "commands.")
-    return sorted(os.path.join(d, n) for d, ds, fs in os.walk(prefix) for n in fs
-                  if any(m in os.path.join(d, n) for m in late))
+    isolation point (ldcache, construct, elftools, json, the hooks).
+
+    Each file is named by its module's path below the directory it was imported from (this
+    checkout, or a sys.path entry), so the checkout's own location never matches."""
+    late = ("ldcache/", "construct/", "elftools/", "json/", "hook/update_ldcache",
+            "hook/commands.")
+    bases = sorted({str(PROJECT), *(p for p in sys.path if p)}, key=len, reverse=True)
+    out = []
+    for d, _ds, fs in os.walk(prefix):
+        for n in fs:
+            full = os.path.join(d, n)
+            source = "/" + os.path.relpath(full, prefix)
+            base = next((b for b in bases if source.startswith(b.rstrip("/") + "/")), "")
+            module = source[len(base.rstrip("/")) + 1:] if base else source.lstrip("/")
+            if module.startswith(late):
+                out.append(full)
+    return sorted(out)
 
 
 def test_launcher_flags(hook_launcher, tmp_path):

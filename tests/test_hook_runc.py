@@ -188,7 +188,8 @@ def test_runc_distroless_image(runc, programs, tmp_path):
 
 def _bait(top: Path, trip: Path) -> None:
     """Python modules that would leave a file in ``trip`` if anything imported them."""
-    for name in ("sitecustomize", "usercustomize", "ldcache", "hook", "construct", "json",
+    for name in ("sitecustomize", "usercustomize", "ldcache", "hook", "ldcache_hook",
+                 "construct", "json",
                  "elftools", "re", "os", "encodings", "startup"):
         code = f"open({str(trip / name)!r}, 'w').close()\n"
         if name in ("sitecustomize", "usercustomize", "re", "os", "startup"):

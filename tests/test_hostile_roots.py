@@ -70,7 +70,7 @@ def _ldcache(*args: str) -> List[str]:
 
 
 def _hook(*args: str) -> List[str]:
-    return [sys.executable, "-m", "hook", *args]
+    return [sys.executable, "-m", "ldcache_hook", *args]
 
 
 COMMANDS = [

@@ -77,7 +77,7 @@ def test_manpage_lists_every_subcommand_and_option(page, parser_of):
 
         parser = build_parser()
     else:
-        from hook.main import build_parser as hook_parser
+        from ldcache_hook.main import build_parser as hook_parser
 
         parser = hook_parser()
     seen_commands = 0
@@ -97,7 +97,7 @@ def test_package_build_installs_manpages(tmp_path):
     environment from the configured index), carries both pages under share/man/man8."""
     tree = tmp_path / "src"
     tree.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(PROJECT / name, tree / name)
     for package in ("ldcache", "hook"):
         shutil.copytree(PROJECT / package, tree / package,
@@ -116,7 +116,14 @@ def test_package_build_installs_manpages(tmp_path):
     for page in ("ldcache.8", "cdi-hook.8"):
         assert any(n.endswith(f".data/data/share/man/man8/{page}") for n in names), names
     assert "ldcache/cli/tools.py" in names and "ldcache/py.typed" in names
-    assert "hook/main.py" in names
+    # The hook frontend is installed as ldcache_hook: no top-level "hook" to collide with.
+    assert "ldcache_hook/main.py" in names
+    assert not [n for n in names if n.startswith("hook/")], names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    assert b"License-Expression: Apache-2.0" in meta
+    requires = [line for line in meta.decode().splitlines() if line.startswith("Requires-Dist")]
+    assert [r for r in requires if "extra ==" not in r] == ["Requires-Dist: construct>=2.10"]
     page = next(n for n in names if n.endswith("man8/ldcache.8"))
     text = _plain(zipfile.ZipFile(wheel).read(page).decode())
     assert "--isa-level" in text and "ldcache explain" in text

@@ -28,7 +28,7 @@ def ldcache_parser() -> argparse.ArgumentParser:
 
 def cdi_hook_parser() -> argparse.ArgumentParser:
     _importable()
-    from hook.main import build_parser
+    from ldcache_hook.main import build_parser
 
     parser = build_parser()
     parser.prog = "cdi-hook"
