@@ -28,6 +28,9 @@ def floor() -> float:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    from common import write_skip_summary
+
+    write_skip_summary(terminalreporter)
     if RESULTS:
         terminalreporter.section("ldcache vs ldconfig (same run)")
         for line in RESULTS:

@@ -16,3 +16,9 @@ def ldconfig() -> str:
     if LDCONFIG is None:
         pytest.skip("no /sbin/ldconfig on this machine")
     return LDCONFIG
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    from common import write_skip_summary
+
+    write_skip_summary(terminalreporter)

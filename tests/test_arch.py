@@ -187,7 +187,7 @@ def test_host_libc_and_loader_identify_the_port() -> None:
 def test_multilib_libcs_identify_their_ports(name: str, libdir: str) -> None:
     libc = os.path.join(libdir, "libc.so.6")
     if not os.path.exists(libc):
-        pytest.skip(f"no {libc} (install gcc-multilib)")
+        pytest.skip(f"no {libc} (install libc6-dev-i386 and libc6-dev-x32)")
     ei_class, ei_data, machine, flags, interp = header_of(libc)
     found = arch_for_elf(ei_class, ei_data, machine, flags, interp)
     assert found is ARCHES[name]
