@@ -210,12 +210,15 @@ def _link(dirs: _Dirs, op: LinkOp, update_links: bool, verbose: bool,
         out(line + (b" (changed)\n" if ok else b" (SKIPPED)\n"))
 
 
-def write_cache(root: Root, path: bytes | str, cache: Cache) -> bytes:
-    """Write ``cache`` to ``path`` inside ``root`` atomically (mode 0644); returns the bytes.
+def write_cache(root: Root, path: bytes | str, cache: Cache,
+                data: Optional[bytes] = None) -> bytes:
+    """Write ``cache`` (encoded as ``data`` when the caller has it already) to ``path``
+    inside ``root`` atomically (mode 0644); returns the bytes.
 
     Temporaries that killed runs left beside ``path`` are removed first (under the run
     lock only)."""
-    data = build(cache)
+    if data is None:
+        data = build(cache)
     with locked(root) as held:
         if held:
             try:

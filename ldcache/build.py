@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from .detect import RootInfo, describe_root
-from .errors import ConfError
-from .format import Cache
+from .errors import ConfError, LdcacheError
+from .format import Cache, build
 from .inroot import Root
 from .scan import Options, Plan, make_cache, plan
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .apply import Report
 
 __all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root"]
 
@@ -38,6 +41,48 @@ class BuildResult(NamedTuple):
     plan: Optional[Plan]
     cache: Optional[Cache]
     cache_bytes: Optional[bytes]
+    #: What carrying out the plan did (links made, failed, removed).
+    report: Optional["Report"] = None
+
+
+#: The cache layouts ``-c`` names.
+LAYOUTS = ("new", "compat", "old")
+
+
+def check_options(options: BuildOptions) -> None:
+    """Refuse options that could only fail later: everything is checked before the first
+    write (a run plans, then applies)."""
+    if options.layout is not None and options.layout not in LAYOUTS:
+        raise LdcacheError(f"unknown cache format {options.layout!r} (new, compat or old)")
+    if options.glibc is not None:
+        from .glibc import supported_version
+
+        try:
+            supported_version(options.glibc)
+        except ValueError as exc:
+            raise LdcacheError(str(exc)) from None
+    if options.arch is not None:
+        from .arch import ARCHES
+
+        if options.arch not in ARCHES:
+            raise LdcacheError(f"unknown architecture {options.arch!r} (known: "
+                               f"{', '.join(sorted(ARCHES))})")
+
+
+def _check_arch_override(root: Root, options: BuildOptions, info: RootInfo, p: Plan) -> None:
+    """``--arch`` that matches no library of a root whose own libc or loader names another
+    architecture would write an empty cache: refuse, naming what was found."""
+    if options.arch is None or p.entries:
+        return
+    from .detect import detect_arch
+
+    found = detect_arch(root, info.glibc.libc_path if info.glibc else None)
+    if found is not None and found.name != info.arch.name:
+        what = (f"its libc {os.fsdecode(info.glibc.libc_path)}" if info.glibc
+                else "its dynamic linker")
+        raise LdcacheError(f"--arch {options.arch} matches no library in "
+                           f"{os.fsdecode(root.path)}: the root is {found.name} "
+                           f"({what} is {found.name})")
 
 
 def plan_root(root: Root, options: BuildOptions,
@@ -75,6 +120,7 @@ def run_build(options: BuildOptions, *, root: Root | None = None,
 
     ``root``: an open :class:`Root` of ``options.root`` to use; ``info``: what
     :func:`~ldcache.detect.describe_root` already found for it (callers that looked first)."""
+    check_options(options)
     if root is None:
         with Root(options.root) as opened:
             return run_build(options, root=opened, info=info)
@@ -92,17 +138,22 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResul
     if options.manual_link:
         return _manual_link(root, options)
     info, p = plan_root(root, options, info)
-    apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
-               prog=options.prog)
+    _check_arch_override(root, options, info, p)
     cache = data = None
     if options.build_cache:
+        # The cache's bytes are made before anything is written: a cache that cannot be
+        # encoded fails the run with the tree untouched.
         cache = make_cache(p, info.arch, info.behaviour, layout=options.layout,
                            generator=options.generator)
-        data = write_cache(root, options.cache or "/etc/ld.so.cache", cache)
+        data = build(cache)
+    report = apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
+                        prog=options.prog)
+    if cache is not None:
+        data = write_cache(root, options.cache or "/etc/ld.so.cache", cache, data)
         # Like ldconfig, the aux cache is written whenever a cache is built (-i only
         # skips reading it).
         _save_aux(root, p)
-    return BuildResult(info, p, cache, data)
+    return BuildResult(info, p, cache, data, report)
 
 
 def _manual_link(root: Root, options: BuildOptions) -> BuildResult:
@@ -113,7 +164,7 @@ def _manual_link(root: Root, options: BuildOptions) -> BuildResult:
     info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
     p = manual_link_plan(root, info.arch, info.behaviour, options.dirs,
                          verbose=options.verbose)
-    apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
-               prog=options.prog)
-    return BuildResult(info, p, None, None)
+    report = apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
+                        prog=options.prog)
+    return BuildResult(info, p, None, None, report)
 

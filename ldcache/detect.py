@@ -186,14 +186,15 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
     from .arch import ARCHES, host_arch
     from .conf import detect_layout, system_dirs
     from .errors import LdcacheError
-    from .glibc import NEWEST, behaviour
+    from .glibc import NEWEST, behaviour, supported_version
 
     notices: list[str] = []
     g = detect_glibc(r)
     if glibc is not None:
         try:
             # A Debian package version (2.31-13+deb11u11) names Debian's build.
-            b = behaviour(glibc, debian=(g.debian if g else False) or "deb" in glibc)
+            b = behaviour(supported_version(glibc),
+                          debian=(g.debian if g else False) or "deb" in glibc)
         except ValueError as exc:
             raise LdcacheError(str(exc)) from None
     elif g is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["Behaviour", "behaviour", "parse_version", "NEWEST", "OLDEST"]
+__all__ = ["Behaviour", "behaviour", "parse_version", "supported_version", "NEWEST", "OLDEST"]
 
+#: The glibc releases ldcache knows (2.43's ldconfig, loader and cache format are 2.42's).
 OLDEST = (2, 31)
-NEWEST = (2, 42)
+NEWEST = (2, 43)
 
 
 class Behaviour(NamedTuple):
@@ -89,6 +90,16 @@ def parse_version(text: str | bytes) -> tuple[int, int]:
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         raise ValueError(f"not a glibc version: {shown!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+def supported_version(text: str) -> tuple[int, int]:
+    """A ``--glibc`` argument (``2.36`` or a package version ``2.36-9+deb12u14``) as a
+    version ldcache knows; ValueError naming the supported range otherwise."""
+    v = parse_version(text)
+    if not OLDEST <= v <= NEWEST:
+        raise ValueError(f"glibc {text} is not supported (ldcache knows glibc "
+                         f"{OLDEST[0]}.{OLDEST[1]} to {NEWEST[0]}.{NEWEST[1]})")
+    return v
 
 
 def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) -> Behaviour:

@@ -73,7 +73,8 @@ __all__ = [
 ROOTS_DIR: Path = Path(os.environ.get("LDCACHE_ROOTS_DIR", "/var/tmp/ldcache-roots"))
 
 #: Debian suite → upstream glibc release it ships.
-SUITES: Dict[str, str] = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41"}
+SUITES: Dict[str, str] = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41",
+                          "sid": "2.43"}
 
 #: Debian architectures each suite offers on the default mirror.  riscv64 became a
 #: release architecture in trixie.  bullseye is in LTS: its Release file now lists
@@ -82,6 +83,7 @@ ARCHES: Dict[str, List[str]] = {
     "bullseye": ["amd64", "i386", "arm64", "armhf"],
     "bookworm": ["amd64", "i386", "s390x", "arm64", "armhf", "ppc64el"],
     "trixie": ["amd64", "i386", "s390x", "arm64", "armhf", "ppc64el", "riscv64"],
+    "sid": ["amd64", "i386", "s390x", "arm64", "armhf", "ppc64el", "riscv64"],
 }
 
 #: qemu-user binary that runs a static binary of the architecture (None: runs natively).

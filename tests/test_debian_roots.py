@@ -20,7 +20,8 @@ from ldcache.format import parse
 
 ROOTS = [("bookworm", "arm64"), ("bookworm", "armhf"), ("bookworm", "i386"),
          ("bookworm", "ppc64el"), ("bookworm", "s390x"), ("trixie", "riscv64"),
-         ("bullseye", "amd64"), ("bookworm", "amd64"), ("trixie", "amd64")]
+         ("bullseye", "amd64"), ("bookworm", "amd64"), ("trixie", "amd64"),
+         ("sid", "amd64")]
 
 
 def ldcache(*args: str) -> subprocess.CompletedProcess:

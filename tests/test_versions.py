@@ -1,8 +1,8 @@
-"""`ldcache build --glibc V` against real ldconfigs of glibc 2.31, 2.36 and 2.41 on the same
+"""`ldcache build --glibc V` against real ldconfigs of glibc 2.31, 2.36, 2.41 and 2.43 on the same
 synthetic roots: cache bytes in every layout, the tree after links, warnings, ``-v`` stdout
 and ``-p``.
 
-The 2.31 (bullseye) and 2.41 (trixie) ldconfigs are the static binaries inside the cached
+The 2.31 (bullseye), 2.41 (trixie) and 2.43 (sid) ldconfigs are the static binaries in the cached
 Debian amd64 roots; they run natively here with ``-r ROOT`` on any root.  The 2.36 one is the
 machine's.  Each root is built once and given to both tools as two hard-linked copies.  The
 roots carry the machine's Debian 2.36 libc, so ``--glibc`` names the version under test

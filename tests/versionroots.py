@@ -2,7 +2,7 @@
 compare ``ldcache build --glibc V`` with a real ldconfig of version V on twin copies.
 
 The real ldconfigs are the machine's own (Debian 2.36) and the static ones inside the cached
-Debian bullseye (2.31) and trixie (2.41) amd64 roots: static binaries that run natively here
+Debian bullseye (2.31), trixie (2.41) and sid (2.43) amd64 roots: static binaries that run natively here
 with ``-r ROOT`` on any root, not only their own.
 """
 
@@ -23,7 +23,8 @@ from synthroots import copy_host_runtime, host_generator, image_root, write
 PROJECT = Path(__file__).resolve().parent.parent
 
 #: glibc version → Debian suite whose amd64 root carries that ldconfig (None: the machine's).
-SUITE_OF: Dict[str, Optional[str]] = {"2.31": "bullseye", "2.36": None, "2.41": "trixie"}
+SUITE_OF: Dict[str, Optional[str]] = {"2.31": "bullseye", "2.36": None, "2.41": "trixie",
+                                      "2.43": "sid"}
 VERSIONS = tuple(SUITE_OF)
 
 

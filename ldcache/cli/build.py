@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Sequence
+import sys
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..build import BuildOptions, BuildResult
 
 DEFAULT_GENERATOR = f"ldcache {__version__}"
 
@@ -29,12 +33,18 @@ def add_build_options(p: argparse.ArgumentParser, *, ldconfig_names: bool = Fals
                    help="only process directories given on the command line; implies -N")
     p.add_argument("-l", dest="manual_link", action="store_true",
                    help="manually link the individual library files given")
+    # glibc's ldconfig ignores an unknown -c value; `ldcache build` refuses it.
     p.add_argument("-c", "--format", dest="format", metavar="FORMAT",
+                   choices=None if ldconfig_names else ("new", "compat", "old"),
                    help="cache layout: new, compat or old (default: the root glibc's)")
     p.add_argument("-i", "--ignore-aux-cache", dest="ignore_aux", action="store_true",
                    help="do not read the aux cache")
     p.add_argument("-v", "--verbose", dest="verbose", action="store_true",
                    help="print directories and links as they are processed")
+    if not ldconfig_names:
+        p.add_argument("-s", "--summary", dest="summary", action="store_true",
+                       help="print one line saying what was done (libraries, directories, "
+                            "links, the cache written)")
     p.add_argument("--generator", metavar="TEXT",
                    help=f"generator string recorded in the cache (default '{DEFAULT_GENERATOR}')")
     p.add_argument("--glibc", metavar="VERSION",
@@ -75,8 +85,34 @@ def cmd_build(args: argparse.Namespace, prog: str = "ldcache") -> int:
         arch=args.arch,
         prog=prog,
     )
-    run_build(options)
+    result = run_build(options)
+    if getattr(args, "summary", False):
+        sys.stdout.write(summary_line(options, result) + "\n")
     return 0
+
+
+def summary_line(options: "BuildOptions", result: "BuildResult") -> str:
+    """``build --summary``: what the run did, in one line."""
+    info, p, report = result.info, result.plan, result.report
+    root = os.fsdecode(options.root) if isinstance(options.root, bytes) else options.root
+    v = info.behaviour.version
+    parts = [f"{root}: glibc {v[0]}.{v[1]} {info.arch.name}"]
+    if p is not None:
+        parts.append(f"{len(p.entries)} libraries in {len(p.directories)} directories")
+    if report is not None:
+        links = f"{report.links_made} links made"
+        if report.links_failed:
+            links += f", {report.links_failed} failed"
+        if report.removed:
+            links += f", {report.removed} dangling removed"
+        parts.append(links)
+    if result.cache is not None and result.cache_bytes is not None:
+        parts.append(f"{options.cache or '/etc/ld.so.cache'} written "
+                     f"({len(result.cache.entries)} entries, {result.cache.layout} layout, "
+                     f"{len(result.cache_bytes)} bytes)")
+    else:
+        parts.append("no cache written")
+    return "; ".join(parts)
 
 
 # --- the ldconfig personality ----------------------------------------------------------------
@@ -84,7 +120,7 @@ def cmd_build(args: argparse.Namespace, prog: str = "ldcache") -> int:
 def ldconfig_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ldconfig", description="Configure dynamic linker "
                                 "run-time bindings (ldcache, executing nothing).")
-    add_build_options(p)
+    add_build_options(p, ldconfig_names=True)
     p.add_argument("-p", "--print-cache", dest="print_cache", action="store_true",
                    help="print the cache")
     p.add_argument("-V", "--version", action="version",

@@ -84,7 +84,13 @@ def _parse(data: bytes, name: bytes) -> Cache:
 
 def _print_behaviour(args: argparse.Namespace) -> Behaviour:
     if args.glibc:
-        return behaviour(args.glibc)
+        from ..errors import LdcacheError
+        from ..glibc import supported_version
+
+        try:
+            return behaviour(supported_version(args.glibc), debian="deb" in args.glibc)
+        except ValueError as exc:
+            raise LdcacheError(str(exc)) from None
     from ..detect import detect_glibc
 
     found = detect_glibc(args.root or "/")

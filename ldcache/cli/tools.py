@@ -173,7 +173,7 @@ def _show(v: object) -> str:
 def cmd_lookup(args: argparse.Namespace) -> int:
     from ..detect import detect_arch, detect_glibc
     from ..format import Cache
-    from ..glibc import NEWEST, parse_version
+    from ..glibc import NEWEST, supported_version
     from ..inroot import Root
     from ..jsonout import lookup_json
     from ..lookup import arch_by_name, default_loader, lookup, split_names
@@ -194,7 +194,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
             arch = found
     if args.glibc:
         try:
-            version = parse_version(args.glibc)
+            version = supported_version(args.glibc)
         except ValueError as exc:
             from ..errors import LdcacheError
 
