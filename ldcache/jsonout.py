@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .diff import CacheDiff, EntryKey
+    from .dump import Dump, Node
     from .explain import Explanation
     from .format import Cache, Entry, RawCache
     from .lookup import Candidate, Loader, Lookup
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "cache_json",
     "diff_json",
+    "dump_json",
     "dumps",
     "entry_json",
     "explain_json",
@@ -89,6 +91,25 @@ def info_json(cache: Cache, raw: RawCache, name: bytes, size: int) -> dict[str, 
         "string_table": cache.string_table,
         "generator": _s(cache.generator),
         "hwcaps": [_s(h) for h in cache.hwcaps],
+    }
+
+
+def _node_json(n: Node) -> dict[str, Any]:
+    doc = {"name": n.name, "offset": n.offset, "size": n.size, "value": n.value,
+           "text": n.text}
+    doc.update(n.extra or {})
+    doc["fields"] = [_node_json(child) for child in n.children]
+    return doc
+
+
+def dump_json(d: Dump, name: bytes) -> dict[str, Any]:
+    """``ldcache dump --json``: every item of the file, nested as the text lists them."""
+    return {
+        "cache": _s(name),
+        "file_size": d.file_size,
+        "layout": d.layout,
+        "byte_order": d.byte_order,
+        "fields": [_node_json(n) for n in d.nodes],
     }
 
 

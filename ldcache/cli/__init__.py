@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 from .. import __version__
 from ..errors import LdcacheError
 from . import build as _build
+from . import dump as _dump
 from . import inspect as _inspect
 from . import tools as _tools
 
@@ -58,11 +59,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 #: Every subcommand (tests check this against the full parser).
-COMMANDS = ("print", "info", "convert", "build", "diff", "lookup", "verify", "explain")
+COMMANDS = ("print", "info", "convert", "dump", "build", "diff", "lookup", "verify", "explain")
 
 
 def _command_modules() -> list:
-    modules: list = [_inspect, _build, _tools]
+    modules: list = [_inspect, _dump, _build, _tools]
     return modules
 
 
