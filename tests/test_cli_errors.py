@@ -65,6 +65,19 @@ CASES = [
     ("lookup -C " + CACHE + " --arch vax libc.so.6", 2, "ldcache: unknown architecture 'vax'"),
     ("explain -r {root} lib/relative.so", 2,
      "ldcache: lib/relative.so: PATH must be absolute (inside the root)"),
+    ("build -r {root} --arch vax", 1, "ldcache: unknown architecture 'vax'"),
+    # glibc versions outside the supported range
+    ("build -r {root} --glibc 2.20", 1,
+     "ldcache: glibc 2.20 is not supported (ldcache knows glibc 2.31 to 2.43)"),
+    ("build -r {root} --glibc 2.99", 1,
+     "ldcache: glibc 2.99 is not supported (ldcache knows glibc 2.31 to 2.43)"),
+    ("build -r {root} --glibc 3.0", 1,
+     "ldcache: glibc 3.0 is not supported (ldcache knows glibc 2.31 to 2.43)"),
+    ("build -r {root} --glibc banana", 1, "ldcache: not a glibc version: 'banana'"),
+    ("print -C " + CACHE + " --glibc 2.99", 1,
+     "ldcache: glibc 2.99 is not supported (ldcache knows glibc 2.31 to 2.43)"),
+    ("lookup -C " + CACHE + " --glibc 2.30 libc.so.6", 2,
+     "ldcache: glibc 2.30 is not supported (ldcache knows glibc 2.31 to 2.43)"),
 ]
 
 
@@ -91,6 +104,8 @@ def test_bad_invocation(files, capsys, argv, status, message):
 
 
 USAGE = [
+    "build -c banana",
+    "build -c NEW",
     "print --bogus",
     "lookup",
     "diff onlyone",
@@ -130,3 +145,85 @@ def test_permission_denied(tmp_path):
         assert proc.returncode == status, proc.stderr
         assert proc.stderr == f"ldcache: {secret}: Permission denied\n"
         assert proc.stdout == ""
+
+
+def _tree_state(top: Path) -> dict:
+    out = {}
+    for d, ds, fs in os.walk(top):
+        for n in ds + fs:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            out[os.path.relpath(p, top)] = (st.st_mode, st.st_ino, st.st_mtime_ns,
+                                            os.readlink(p) if os.path.islink(p) else None)
+    return out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-c", "banana"], "unknown cache format 'banana' (new, compat or old)"),
+    (["--glibc", "2.99"], "glibc 2.99 is not supported"),
+    (["--arch", "vax"], "unknown architecture 'vax'"),
+])
+def test_build_checks_options_before_writing(tmp_path, args, message):
+    """The library refuses a bad option before the first write: no link, no cache, no aux
+    cache (the CLI's argparse refuses -c itself; run_build is what other callers use)."""
+    from ldcache.build import BuildOptions, run_build
+    from ldcache.errors import LdcacheError
+
+    root = tmp_path / "root"
+    libdir = root / "lib/x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
+    shutil.copyfile(os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6"),
+                    libdir / "libc.so.6.real")
+    (root / "etc").mkdir()
+    before = _tree_state(root)
+    opts = {"-c": "layout", "--glibc": "glibc", "--arch": "arch"}
+    with pytest.raises(LdcacheError) as exc:
+        run_build(BuildOptions(root=str(root), **{opts[args[0]]: args[1]}))
+    assert message in str(exc.value)
+    assert _tree_state(root) == before
+
+
+def test_arch_override_contradicting_the_root(tmp_path):
+    """``--arch`` naming another port than the root's libc: no library matches, so the run
+    is refused with what was found, before anything is written."""
+    import debroots
+
+    debroots.require_root("bookworm", "s390x")
+    root = debroots.working_copy("bookworm", "s390x", tmp_path / "s390x", hardlink=True)
+    before = _tree_state(root)
+    proc = subprocess.run([sys.executable, "-m", "ldcache", "build", "-r", str(root),
+                           "--arch", "x86_64"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"ldcache: --arch x86_64 matches no library in {root}: the root "
+                           "is s390x (its libc /lib/s390x-linux-gnu/libc.so.6 is s390x)\n")
+    assert _tree_state(root) == before
+    # The root's own architecture, named explicitly, is fine.
+    proc = subprocess.run([sys.executable, "-m", "ldcache", "build", "-r", str(root),
+                           "--arch", "s390x", "-s"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "glibc 2.36 s390x;" in proc.stdout and "entries, new layout" in proc.stdout
+
+
+def test_print_into_a_closed_pipe_is_quiet(tmp_path, ldconfig):
+    """``ldcache print | head -1``: the reader leaves early; like ldconfig -p, the writer
+    ends by SIGPIPE (status 141 in the shell), without a message."""
+    big = tmp_path / "big.cache"
+    from ldcache.format import build, parse
+
+    cache = parse((VECTORS / "bookworm-amd64-new.cache").read_bytes())
+    entries = [e._replace(soname=e.soname + b".%d" % i) for i in range(60)
+               for e in cache.entries]
+    big.write_bytes(build(cache.replace(entries=tuple(sorted(
+        entries, key=lambda e: e.soname, reverse=True)))))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT)}
+    for writer in (f"{ldconfig} -p -C {big}", f"{sys.executable} -m ldcache print -C {big}",
+                   f"{sys.executable} -m ldcache info -C {big} --json"):
+        # head takes the first bytes and leaves; the writer has 180 KB more to write.
+        proc = subprocess.run(writer + " | head -c 1 >/dev/null; "
+                              "echo status=${PIPESTATUS[0]}", shell=True,
+                              executable="/bin/bash", capture_output=True, text=True, env=env)
+        if "info" in writer:  # one short line: written before the pipe is seen closed
+            assert proc.stdout.split()[-1] in ("status=0", "status=141"), (writer, proc)
+        else:
+            assert proc.stdout.split()[-1] == "status=141", (writer, proc)
+        assert proc.stderr == "", (writer, proc.stderr)

@@ -2,8 +2,8 @@
 compare ``ldcache build --glibc V`` with a real ldconfig of version V on twin copies.
 
 The real ldconfigs are the machine's own (Debian 2.36) and the static ones inside the cached
-Debian bullseye (2.31), trixie (2.41) and sid (2.43) amd64 roots: static binaries that run natively here
-with ``-r ROOT`` on any root, not only their own.
+Debian bullseye (2.31), trixie (2.41) and sid (2.43) amd64 roots: static binaries that run
+natively here with ``-r ROOT`` on any root, not only their own.
 """
 
 from __future__ import annotations

@@ -106,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # interpreter's teardown would cost more time than they free.
     gc.disable()
     name = "ldconfig" if _build.is_ldconfig_name(sys.argv[0]) else "ldcache"
+    if _reads_only(sys.argv[1:], name):
+        _die_on_sigpipe()
     status = _main(sys.argv[1:], name)
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -113,6 +115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
     os._exit(status)
+
+
+#: Commands that only read and print: a reader that leaves early (``| head``) ends them
+#: silently by SIGPIPE, as it ends ``ldconfig -p``.
+READING = frozenset(("print", "info", "dump", "diff", "lookup", "verify", "explain"))
+
+
+def _die_on_sigpipe() -> None:
+    import _signal  # type: ignore[import-not-found]  # built in; signal imports enum (ms)
+
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+
+
+def _reads_only(argv: list[str], name: str) -> bool:
+    if name == "ldconfig":
+        return "-p" in argv or "--print-cache" in argv
+    return bool(argv) and argv[0] in READING
 
 
 def _main(argv: list[str], name: str) -> int:
