@@ -1,5 +1,5 @@
 """``python -I -m hook``: the same program as the ``cdi-hook`` command."""
 
-from ldcache_hook.main import main
+from .main import main
 
 raise SystemExit(main())

@@ -406,9 +406,32 @@ def parse(args: Sequence[str], shape: str = "cdi-hook") -> Invocation:
                 f"unsupported command {pos[0]!r}: only 'nvidia-ctk hook HOOK' is provided"))
         inv = _parse_hooks(pos[1:], GLOBAL_FLAGS + CTK_FLAGS, g)
     else:
+        if _names_ctk_hook(args):
+            # ``nvidia-ctk hook HOOK …`` whose argv[0] was lost: a CDI spec with ``path:
+            # …/cdi-hook`` and ``args: [nvidia-ctk, hook, …]`` reaches a launcher script as
+            # ``hook HOOK …`` (the kernel's "#!" handling drops argv[0]).
+            return parse(args, "nvidia-ctk")
         inv = _parse_hooks(args, GLOBAL_FLAGS + (_VERSION,), g)
     inv.shape = shape
     return inv
+
+
+#: Every flag any level or hook knows (to find positionals past flags not yet defined).
+_ALL_FLAGS: Dict[str, Flag] = {}
+
+
+def _all_flags() -> Dict[str, Flag]:
+    if not _ALL_FLAGS:
+        every = GLOBAL_FLAGS + CTK_FLAGS + (_HELP, _VERSION)
+        for h in HOOKS:
+            every += h.flags
+        _ALL_FLAGS.update(_index(every))
+    return _ALL_FLAGS
+
+
+def _names_ctk_hook(args: Sequence[str]) -> bool:
+    """``args`` read as ``[FLAGS] hook HOOK …``, nvidia-ctk's form."""
+    return "hook" not in _BY_NAME and _first_positional(args, _all_flags()) == "hook"
 
 
 def _parse_hooks(args: Sequence[str], top: Tuple[Flag, ...], g: Dict[str, Value]
@@ -421,10 +444,16 @@ def _parse_hooks(args: Sequence[str], top: Tuple[Flag, ...], g: Dict[str, Value]
     except UsageError as e:
         if not e.undefined:
             return Invocation("usage", globals=g, message=str(e))
-        first = _first_positional(args, flags)
+        first = _first_positional(args, _all_flags())
         if first is not None and first in _BY_NAME:
+            at = list(args).index(first)
+            if at > 0:
+                # A hook's own flag before the hook's name (``--container-spec X
+                # update-ldcache``): read it as that hook's flag.
+                g.clear()
+                return _parse_hooks([first, *args[:at], *args[at + 1:]], top, g)
             return Invocation("usage", globals=g, message=f"{first}: {e}")
-        return _unsupported(first, g)
+        return _unsupported(_first_positional(args, flags), g)
     if g.get("help"):
         return Invocation("help", globals=g)
     if g.get("version"):

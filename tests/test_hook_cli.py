@@ -135,6 +135,54 @@ def test_nvidia_ctk_shape():
     assert parse(["hook", "noop", "--bogus"], "nvidia-ctk").action == "usage"
 
 
+def test_argv0_lost_to_a_shebang():
+    """A CDI spec's ``path`` is the launcher (a "#!" script) and its ``args`` start with the
+    name NVIDIA's binary runs under: the kernel drops that argv[0], so the hook is handed
+    ``hook HOOK …`` (nvidia-ctk's form) or ``HOOK …`` (nvidia-cdi-hook's)."""
+    inv = parse(["hook", "update-ldcache", "--folder", "/x"], "cdi-hook")
+    assert (inv.action, inv.hook.name, inv.options["folder"]) == ("run", "update-ldcache",
+                                                                 ["/x"])
+    inv = parse(["--debug", "--config", "/c.toml", "hook", "chmod", "--mode", "755",
+                 "--path", "/dev/dri"], "cdi-hook")
+    assert inv.action == "run" and inv.hook.name == "chmod" and inv.globals["debug"] is True
+    assert parse(["hook", "a-hook-from-2030"], "cdi-hook").message == \
+        "Unsupported CDI hook: a-hook-from-2030"
+    assert parse(["hook"], "cdi-hook").action == "unsupported"
+
+
+def test_hook_flags_before_the_hook_name():
+    """``cdi-hook --container-spec X update-ldcache``: a hook's flag given before its name."""
+    for args in (["--container-spec", "/s.json", "update-ldcache", "--folder", "/x"],
+                 ["--containerSpec=/s.json", "update-ldcache", "--folder", "/x"],
+                 ["--debug", "--container-spec", "/s.json", "update-ldcache", "--folder", "/x"]):
+        inv = parse(args, "cdi-hook")
+        assert inv.action == "run", (args, inv.message)
+        assert inv.hook.name == "update-ldcache"
+        assert inv.options["container-spec"] == "/s.json" and inv.options["folder"] == ["/x"]
+    inv = parse(["--debug", "--container-spec", "/s.json", "update-ldcache"], "cdi-hook")
+    assert inv.globals["debug"] is True
+    # A flag no hook has is still an error of the hook it precedes.
+    inv = parse(["--bogus", "update-ldcache"], "cdi-hook")
+    assert inv.action == "usage" and "-bogus" in inv.message
+
+
+def test_spec_shapes_through_the_launcher(hook_launcher, tmp_path):
+    """The two forms above, end to end: the launcher itself as the spec's ``path``."""
+    bundle = write_bundle(tmp_path / "b")
+    rootfs = glibc_rootfs(bundle / "rootfs")
+    statefile = tmp_path / "state.json"
+    statefile.write_bytes(state(bundle))
+    p = run_hook(hook_launcher, ["hook", "update-ldcache", "--folder", "/opt/a"], state(bundle))
+    assert p.returncode == 0, p.stderr
+    assert b"Unsupported" not in p.stderr
+    assert (rootfs / "etc/ld.so.cache").exists()
+    (rootfs / "etc/ld.so.cache").unlink()
+    p = run_hook(hook_launcher, ["--container-spec", str(statefile), "update-ldcache",
+                                 "--folder", "/opt/b"], b"")
+    assert p.returncode == 0, p.stderr
+    assert (rootfs / "etc/ld.so.cache").exists()
+
+
 def test_parse_bool_and_env():
     assert [parse_bool(v) for v in ("1", "t", "TRUE", "True", "0", "f", "false")] == \
         [True, True, True, True, False, False, False]
