@@ -83,12 +83,12 @@ def run(ctx: Context) -> None:
             raise HookError("paths must not be empty")
         if "\0" in p:
             raise HookError(f"invalid path {p!r}: NUL byte")
-    root_path = ctx.container_root()
+    ctx.container_root()  # the OCI state is read (and checked) first
     if not paths:
         ctx.log.debug("No paths specified; exiting")
         return
     failures: list[str] = []
-    with Root(root_path) as root:
+    with ctx.open_root() as root:
         for path in dict.fromkeys(in_root(p) for p in paths):
             shown = os.fsdecode(path)
             h = _handle(root, path, ctx)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO, List, Mapping, Optional, Union
+import os
+from typing import TYPE_CHECKING, BinaryIO, List, Mapping, Optional, Union
 
 from ldcache.errors import LdcacheError
 
 from .log import Log
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ldcache.inroot import Root
 
 __all__ = ["Context", "HookError", "why"]
 
@@ -50,3 +54,27 @@ class Context:
             self._root = container_root(state)
             self.log.debug(f"container {state.id or '?'}: root {self._root}")
         return self._root
+
+    def open_root(self) -> "Root":
+        """The container root, opened (:class:`ldcache.inroot.Root`) — never the host's
+        ``/``: every hook refuses a root that is ``/`` by name, or that the opened directory
+        shows to be ``/`` (checked on the very directory the hook then works in)."""
+        from ldcache.errors import RootError
+        from ldcache.inroot import Root
+
+        path = self.container_root()
+        if not path or os.path.normpath(path) in ("/", "//"):
+            raise HookError(f"refusing to use root {path!r}: not a container root")
+        try:
+            root = Root(path)
+        except RootError as e:
+            raise HookError(f"cannot use container root {path}: {e.strerror}") from None
+        try:
+            a, b = root.stat(b"/"), os.stat("/")
+        except OSError as e:
+            root.close()
+            raise HookError(f"cannot use container root {path}: {e.strerror}") from None
+        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+            root.close()
+            raise HookError(f"refusing to use root {path}: it is the host's /")
+        return root

@@ -74,10 +74,10 @@ def create_link(root: Root, target: bytes, link: bytes, ctx: Context) -> bool:
 
 def run(ctx: Context) -> None:
     links = parse_links(ctx.strings("link"))
-    root_path = ctx.container_root()
+    ctx.container_root()  # the OCI state is read (and checked) first
     if not links:
         ctx.log.debug("No links specified")
         return
-    with Root(root_path) as root:
+    with ctx.open_root() as root:
         for target, link in links:
             create_link(root, target, link, ctx)

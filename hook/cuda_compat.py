@@ -363,10 +363,10 @@ def run(ctx: Context) -> None:
         ctx.log.debug("Neither a host driver version nor a host CUDA version was specified")
         return
     compat_root = ctx.string("cuda-compat-container-root") or "/usr/local/cuda/compat"
-    root_path = ctx.container_root()
+    ctx.container_root()  # the OCI state is read (and checked) first
     from .update_ldcache import write_dropin
 
-    with Root(root_path) as root:
+    with ctx.open_root() as root:
         d = compat_dir(root, compat_root, host_driver, host_cuda, ctx.log)
         if d is None:
             return

@@ -212,26 +212,12 @@ def write_dropin(root: Root, prefix: bytes, lines: List[bytes],
     return _write_dropin(root, prefix, lines, random)
 
 
-def _refuse_host_root(root_path: str) -> None:
-    if not root_path or os.path.normpath(root_path) == "/":
-        raise HookError(f"refusing to update the ld cache of root {root_path!r}: "
-                        "not a container root")
-    try:
-        a, b = os.stat(root_path), os.stat("/")
-    except OSError as e:
-        raise HookError(f"cannot use container root {root_path}: {e.strerror}") from None
-    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
-        raise HookError(f"refusing to update the ld cache of root {root_path}: it is the "
-                        "host's /")
-
-
-def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
-    """Do the whole job on the container root at host path ``root_path``."""
+def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
+    """Do the whole job on the container root ``opened`` (closed when done)."""
     from ldcache.detect import describe_root, detect_glibc
 
-    _refuse_host_root(root_path)
     res = UpdateResult()
-    with Root(root_path) as root:
+    with opened as root:
         musl = musl_arches(root)
         if musl and detect_glibc(root) is None:
             for arch in musl:
@@ -260,17 +246,17 @@ def update_root(root_path: str, folders: List[bytes], log: Log) -> UpdateResult:
             else:
                 log.debug("every folder is already configured")
         res.generator = info.glibc.ldconfig_generator if info.glibc is not None else None
-        _build(root, root_path, res, info)
+        _build(root, res, info)
         for arch in musl:
             if update_musl_path(root, arch, folders, log):
                 res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
     return res
 
 
-def _build(root: Root, root_path: str, res: UpdateResult, info: RootInfo) -> None:
+def _build(root: Root, res: UpdateResult, info: RootInfo) -> None:
     from ldcache.build import BuildOptions, run_build
 
-    options = BuildOptions(root=root_path, dirs=tuple(res.cmdline_dirs), prog="cdi-hook",
+    options = BuildOptions(root=root.path, dirs=tuple(res.cmdline_dirs), prog="cdi-hook",
                            generator=res.generator or BuildOptions._field_defaults["generator"])
     result = run_build(options, root=root, info=info)
     res.entries = len(result.cache.entries) if result.cache is not None else None
@@ -283,7 +269,6 @@ def run(ctx: Context) -> None:
     ctx.log.debug(f"--ldconfig-path {ldconfig}: accepted, not executed (the cache is built "
                   "without running any ldconfig)")
     folders = validate_folders(ctx.strings("folder"))
-    root_path = ctx.container_root()
-    res = update_root(root_path, folders, ctx.log)
+    res = update_root(ctx.open_root(), folders, ctx.log)
     if res.entries is not None:
         ctx.log.debug(f"wrote /etc/ld.so.cache: {res.entries} entries")

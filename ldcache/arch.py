@@ -258,10 +258,6 @@ class Arch(_ArchFields):
         """``read_gnu_property`` records the x86 ISA level (x86 ports only, ≥2.33)."""
         return self.wrapper == "x86"
 
-    @property
-    def legacy_hwcap_family(self) -> str:
-        return self.family
-
 
 def _names(*items: tuple[str, int]) -> tuple[tuple[bytes, int], ...]:
     return tuple((n.encode(), f) for n, f in items)

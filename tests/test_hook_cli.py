@@ -359,16 +359,30 @@ def test_state_sources(capsys, tmp_path):
     assert "failed to open container state" in capsys.readouterr().err
 
 
-def test_update_ldcache_refuses_the_host_root(capsys, tmp_path):
+HOOK_LINES = {
+    "update-ldcache": ["update-ldcache", "--folder", "/x"],
+    "create-symlinks": ["create-symlinks", "--link", "t::/x"],
+    "chmod": ["chmod", "--mode", "755", "--path", "/tmp"],
+    "enable-cuda-compat": ["enable-cuda-compat", "--host-driver-version", "999.1.1"],
+}
+
+
+@pytest.mark.parametrize("hook", sorted(HOOK_LINES))
+def test_every_hook_refuses_the_host_root(capsys, tmp_path, hook):
+    """No hook works on the host's ``/``: named so, spelled otherwise, or reached through a
+    symlink (checked on the directory the hook has opened)."""
+    line = HOOK_LINES[hook]
+    before = os.stat("/tmp").st_mode
     for root in ("/", "//", "/.", "/usr/.."):
-        assert _run(["update-ldcache", "--folder", "/x"], state(root=root)) == 1
+        assert _run(line, state(root=root)) == 1
         assert "refusing" in capsys.readouterr().err
     bundle = write_bundle(tmp_path / "b", "/")
-    assert _run(["update-ldcache"], state(bundle)) == 1
+    assert _run(line, state(bundle)) == 1
     assert "refusing" in capsys.readouterr().err
     os.symlink("/", tmp_path / "slash")
-    assert _run(["update-ldcache"], state(root=str(tmp_path / "slash"))) == 1
+    assert _run(line, state(root=str(tmp_path / "slash"))) == 1
     assert "it is the host's /" in capsys.readouterr().err
+    assert not os.path.lexists("/x") and os.stat("/tmp").st_mode == before
 
 
 def test_update_ldcache_bad_flags(capsys, tmp_path):
