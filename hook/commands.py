@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Flag", "HookSpec", "HOOKS", "GLOBAL_FLAGS", "CTK_FLAGS", "Invocation", "UsageError",
-    "parse", "shape_of", "build_parser", "parse_bool", "env_bool", "hook_names",
+    "parse", "shape_of", "build_parser", "parse_bool", "env_bool",
     "DEBUG_ENV", "QUIET_ENV",
 ]
 
