@@ -18,6 +18,10 @@ Every file-system operation ldcache performs under a root directory goes through
   device nodes are never opened, nothing blocks;
 * writes never go through a symlink in the final component (the link itself is replaced or the
   operation refused);
+* a check and the change it guards act on one object: :meth:`Root.handle` gives an ``O_PATH``
+  handle whose ``stat`` and ``chmod`` are that object's (optionally reached with no symlink at
+  any component: ``RESOLVE_NO_SYMLINKS``, or a walk that refuses them), and a :class:`Dir`
+  makes, checks, renames and removes names relative to its one directory fd;
 * every failure is a :class:`~ldcache.errors.RootError` carrying ``errno`` and the host path.
 
 The semantics are those of glibc's ``chroot_canon`` (ldconfig spec §7.6) and of the kernel after
