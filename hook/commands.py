@@ -190,6 +190,27 @@ HOOKS: Tuple[HookSpec, ...] = (
                     "the driver major versions), writes /etc/ld.so.conf.d/00-compat-*.conf "
                     "naming that folder; a later update-ldcache puts it first.",
     ),
+    HookSpec(
+        "disable-device-node-modification",
+        "keep the NVIDIA driver from creating or changing device nodes in the container",
+        (_CONTAINER_SPEC,),
+        "ldcache_hook.device_nodes",
+        description="When the host's /proc/driver/nvidia/params says ModifyDeviceFiles: 1, "
+                    "mounts a read-only copy saying ModifyDeviceFiles: 0, held on a private "
+                    "tmpfs, over /proc/driver/nvidia/params in the container; otherwise does "
+                    "nothing (and reads no container state).",
+    ),
+    HookSpec(
+        "update-application-profile",
+        "restrict the GPUs EGL and Vulkan see in the container (a driver application "
+        "profile)",
+        (_CONTAINER_SPEC,),
+        "ldcache_hook.application_profile",
+        description="Writes /etc/nvidia/nvidia-application-profiles-rc.d/10-container.conf "
+                    "setting EGLVisibleDGPUDevices to the mask of the minor numbers (0-63) "
+                    "of the container's /dev/nvidiaN character devices; with none, writes "
+                    "nothing.",
+    ),
     HookSpec("noop", "do nothing (for testing)", (), "ldcache_hook.main", hidden=True),
 )
 

@@ -1201,6 +1201,158 @@ class Root:
         except OSError as e:
             raise self._wrap(e, p) from None
 
+    # ---- public: mounting -------------------------------------------------------------------
+
+    def mount_readonly_copy(self, path: PathArg, data: bytes, *, mode: int = 0o444,
+                            scratch: PathArg = b"/run") -> str:
+        """Mount a read-only copy of ``data`` over the regular file ``path``.
+
+        The copy is a file (``mode``, owned by the caller) on a private tmpfs of its own,
+        bind-mounted ``ro,nosuid,nodev,noexec`` over ``path``; what ``path`` named is
+        untouched underneath.  Needs ``CAP_SYS_ADMIN`` in the mount namespace holding the
+        root (an OCI ``createContainer`` hook runs in the container's).  Returns the
+        mechanism used ("detached" or "scratch"), for messages.
+
+        ``path`` is resolved like any other path here (in-root, no magic links) to an
+        ``O_PATH`` handle, which must be a regular file; the kernel is only ever handed
+        that handle, never a path under the root.  Two mechanisms, the first preferred:
+
+        * **detached** (the fd-based mount API: ``fsopen``/``fsmount``, ``open_tree``,
+          ``mount_setattr``, ``move_mount``): the tmpfs is made and filled without being
+          attached anywhere, so nothing in the root is created or changed and no process
+          can see it half-made; the single-file clone is made read-only while still
+          detached, and ``move_mount`` attaches it onto the target handle
+          (``MOVE_MOUNT_T_EMPTY_PATH``), so no path is resolved by the kernel at all.
+        * **scratch**, where the kernel lacks that API (ENOSYS) or refuses to clone a
+          file out of a detached mount (EINVAL, older kernels): classic ``mount(2)`` whose
+          source and target are ``/proc/self/fd/N`` of handles resolved here.  A fresh
+          directory (a :func:`temp_name` in ``scratch``, else in ``/``) receives the tmpfs;
+          its root is checked to be that new, empty tmpfs; the file is bind-mounted onto
+          the target handle, the bind mount found again at ``path`` is checked to be that
+          file and remounted read-only (undone when that fails); then the tmpfs is
+          detached and the directory removed.  Needs ``/proc``.
+
+        Mechanism choice is the kernel's alone; nothing is read from the root to make it.
+        On failure RootError, and nothing stays mounted that this call mounted (except
+        where the root changed under it so that its own mounts can no longer be found).
+        """
+        p = self._arg(path)
+        try:
+            tfd = self._opath(p, True)
+        except OSError as e:
+            raise self._wrap(e, p) from None
+        try:
+            try:
+                st = os.fstat(tfd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise _not_regular(st.st_mode)
+                if _detached_mounts is not False and _mount_copy_detached(tfd, data, mode):
+                    return "detached"
+            except OSError as e:
+                raise self._wrap(e, p) from None
+            return self._mount_copy_scratch(tfd, p, data, mode, self._arg(scratch))
+        finally:
+            os.close(tfd)
+
+    def _mount_copy_scratch(self, tfd: int, p: bytes, data: bytes, mode: int,
+                            scratch: bytes) -> str:
+        """:meth:`mount_readonly_copy` with mount(2) through /proc/self/fd (see there)."""
+        if not _have_proc():
+            raise self._error(errno.ENOSYS, p, "Mounting without the fd-based mount API "
+                                               "needs /proc")
+        try:
+            pfd = self._opath(scratch, True, directory=True)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise self._wrap(e, scratch) from None
+            scratch = b"/"
+            try:
+                pfd = self._opath(scratch, True, directory=True)
+            except OSError as e2:
+                raise self._wrap(e2, scratch) from None
+        name = temp_name(b"mount")
+        where = scratch.rstrip(b"/") + b"/" + name
+        try:
+            try:
+                os.mkdir(name, 0o700, dir_fd=pfd)
+            except OSError as e:
+                raise self._wrap(e, where) from None
+            try:
+                self._scratch_steps(tfd, p, pfd, name, where, data, mode)
+            finally:
+                try:
+                    os.rmdir(name, dir_fd=pfd)
+                except OSError:
+                    pass
+        finally:
+            os.close(pfd)
+        return "scratch"
+
+    def _scratch_steps(self, tfd: int, p: bytes, pfd: int, name: bytes, where: bytes,
+                       data: bytes, mode: int) -> None:
+        calls = _mount_calls()
+        try:
+            sfd = os.open(name, _O_PATH | _O_NOFOLLOW | _O_DIRECTORY | _O_CLOEXEC, dir_fd=pfd)
+            try:
+                under = os.fstat(sfd)
+                calls.mount(b"tmpfs", _proc_fd(sfd).encode(), b"tmpfs",
+                            _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                            b"size=%d,mode=0700" % max(len(data), 1))
+            finally:
+                os.close(sfd)
+            # The tmpfs root, by the name it now covers; it must be that new, empty tmpfs.
+            dfd = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC,
+                          dir_fd=pfd)
+        except OSError as e:
+            raise self._wrap(e, where) from None
+        ours = False  # dfd is the tmpfs made above (only then is it unmounted)
+        try:
+            try:
+                if (os.fstat(dfd).st_dev == under.st_dev or _fs_type(dfd) != _TMPFS_MAGIC
+                        or os.listdir(dfd)):
+                    raise OSError(errno.EAGAIN, "The scratch tmpfs is not where it was made")
+                ours = True
+            except OSError as e:
+                raise self._wrap(e, where) from None
+            try:
+                fst = _write_copy(dfd, data, mode)
+                ffd = os.open(_COPY_NAME, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dfd)
+                try:
+                    if not _same(os.fstat(ffd), fst):
+                        raise OSError(errno.EAGAIN, "The copy changed while being made")
+                    calls.mount(_proc_fd(ffd).encode(), _proc_fd(tfd).encode(), None,
+                                _MS_BIND, None)
+                finally:
+                    os.close(ffd)
+            except OSError as e:
+                raise self._wrap(e, p) from None
+            # The bind mount as the path now shows it: that very file, made read-only.
+            try:
+                nfd = self._opath(p, True)
+            except OSError as e:
+                raise self._wrap(e, p) from None
+            try:
+                if not _same(os.fstat(nfd), fst):
+                    raise self._error(errno.EAGAIN, p, "The bind mount is not where it was made")
+                try:
+                    calls.mount(None, _proc_fd(nfd).encode(), None, _MS_REMOUNT | _MS_BIND
+                                | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
+                except OSError as e:
+                    try:
+                        calls.umount2(_proc_fd(nfd).encode(), _MNT_DETACH)
+                    except OSError:
+                        pass
+                    raise self._wrap(e, p) from None
+            finally:
+                os.close(nfd)
+        finally:
+            if ours:
+                try:
+                    calls.umount2(_proc_fd(dfd).encode(), _MNT_DETACH)
+                except OSError:
+                    pass
+            os.close(dfd)
+
 
 class Dir:
     """An open directory inside a root; fast per-entry operations by NAME (one component)."""
@@ -1449,3 +1601,163 @@ class FileHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# mounting (Root.mount_readonly_copy): the fd-based mount API and mount(2), through ctypes
+
+#: False: never use the fd-based mount API (tests set it to exercise the mount(2) path).
+_detached_mounts: Optional[bool] = None
+
+_MOUNT_SYSCALLS = {"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
+                   "fsmount": 432, "mount_setattr": 442}
+_AT_SYMLINK_NOFOLLOW = 0x100
+_AT_EMPTY_PATH = 0x1000
+_FSOPEN_CLOEXEC = 0x1
+_FSCONFIG_SET_STRING = 1
+_FSCONFIG_CMD_CREATE = 6
+_FSMOUNT_CLOEXEC = 0x1
+_OPEN_TREE_CLONE = 0x1
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_MOVE_MOUNT_T_EMPTY_PATH = 0x40
+_MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID, _MOUNT_ATTR_NODEV, _MOUNT_ATTR_NOEXEC = 1, 2, 4, 8
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 8, 32, 4096
+_MNT_DETACH = 2
+_TMPFS_MAGIC = 0x01021994
+#: The copy's name on its own tmpfs (never seen in the root: only its content is).
+_COPY_NAME = b"copy"
+
+
+def _mount_syscall_nr(name: str) -> int:
+    """The number of a mount-API syscall: the unified table's, shifted on the odd ABIs (as
+    for openat2)."""
+    nr = _MOUNT_SYSCALLS[name]
+    machine = os.uname().machine
+    if machine == "alpha":
+        return nr + 110
+    if machine.startswith("mips"):
+        return nr + (5000 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4000)
+    return nr
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+class _MountCalls:
+    """libc's ``syscall`` (a function object of its own: :class:`_Libc` fixes the argument
+    types of its copy for openat2), ``mount`` and ``umount2``; every failure an OSError
+    naming the call."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(None, use_errno=True)
+        self._syscall = lib["syscall"]
+        self._syscall.restype = ctypes.c_long
+        self._mount = lib["mount"]
+        self._mount.restype = ctypes.c_int
+        self._mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                ctypes.c_ulong, ctypes.c_char_p]
+        self._umount2 = lib["umount2"]
+        self._umount2.restype = ctypes.c_int
+        self._umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+    @staticmethod
+    def _failed(name: str) -> OSError:
+        err = ctypes.get_errno() or errno.EIO
+        return OSError(err, f"{name}: {os.strerror(err)}")
+
+    def syscall(self, name: str, *args: object) -> int:
+        nr = ctypes.c_long(_mount_syscall_nr(name))
+        while True:
+            r = int(self._syscall(nr, *args))
+            if r >= 0:
+                return r
+            if ctypes.get_errno() != errno.EINTR:
+                raise self._failed(name)
+
+    def mount(self, source: Optional[bytes], target: bytes, fstype: Optional[bytes],
+              flags: int, data: Optional[bytes]) -> None:
+        if self._mount(source, target, fstype, flags, data) != 0:
+            raise self._failed("mount")
+
+    def umount2(self, target: bytes, flags: int) -> None:
+        if self._umount2(target, flags) != 0:
+            raise self._failed("umount2")
+
+
+_mount_calls_cache: list[_MountCalls] = []
+
+
+def _mount_calls() -> _MountCalls:
+    if not _mount_calls_cache:
+        _mount_calls_cache.append(_MountCalls())
+    return _mount_calls_cache[0]
+
+
+def _write_copy(dfd: int, data: bytes, mode: int) -> os.stat_result:
+    """Create :data:`_COPY_NAME` in the (fresh, private) directory ``dfd`` holding ``data``
+    with ``mode``; its stat."""
+    fd = os.open(_COPY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+                 | _O_NOCTTY, 0o600, dir_fd=dfd)
+    try:
+        _write_all(fd, data)
+        os.fchmod(fd, mode)
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def _mount_copy_detached(tfd: int, data: bytes, mode: int) -> bool:
+    """The "detached" mechanism of :meth:`Root.mount_readonly_copy`: a read-only copy of
+    ``data`` attached onto the O_PATH fd ``tfd``.  False, with nothing made, when the
+    kernel cannot do it this way (no such syscalls, or no clone out of a detached mount);
+    OSError on any other failure."""
+    calls = _mount_calls()
+    L = ctypes.c_long
+    try:
+        fs = calls.syscall("fsopen", ctypes.c_char_p(b"tmpfs"), L(_FSOPEN_CLOEXEC))
+    except OSError as e:
+        if e.errno == errno.ENOSYS:
+            return False
+        raise
+    try:
+        for key, value in ((b"source", b"tmpfs"), (b"size", b"%d" % max(len(data), 1)),
+                           (b"mode", b"0700")):
+            calls.syscall("fsconfig", L(fs), L(_FSCONFIG_SET_STRING), ctypes.c_char_p(key),
+                          ctypes.c_char_p(value), L(0))
+        calls.syscall("fsconfig", L(fs), L(_FSCONFIG_CMD_CREATE), None, None, L(0))
+        mnt = calls.syscall("fsmount", L(fs), L(_FSMOUNT_CLOEXEC), L(
+            _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV | _MOUNT_ATTR_NOEXEC))
+    except OSError as e:
+        if e.errno == errno.ENOSYS:
+            return False
+        raise
+    finally:
+        os.close(fs)
+    try:
+        _write_copy(mnt, data, mode)
+        try:
+            clone = calls.syscall("open_tree", L(mnt), ctypes.c_char_p(_COPY_NAME),
+                                  L(_OPEN_TREE_CLONE | _O_CLOEXEC | _AT_SYMLINK_NOFOLLOW))
+        except OSError as e:
+            if e.errno in (errno.ENOSYS, errno.EINVAL):
+                return False
+            raise
+    finally:
+        os.close(mnt)  # the detached tmpfs mount goes; the clone keeps the file
+    try:
+        attr = _MountAttr(_MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV
+                          | _MOUNT_ATTR_NOEXEC, 0, 0, 0)
+        try:
+            calls.syscall("mount_setattr", L(clone), ctypes.c_char_p(b""), L(_AT_EMPTY_PATH),
+                          ctypes.byref(attr), L(ctypes.sizeof(attr)))
+        except OSError as e:
+            if e.errno == errno.ENOSYS:
+                return False
+            raise
+        calls.syscall("move_mount", L(clone), ctypes.c_char_p(b""), L(tfd),
+                      ctypes.c_char_p(b""), L(_MOVE_MOUNT_F_EMPTY_PATH | _MOVE_MOUNT_T_EMPTY_PATH))
+    finally:
+        os.close(clone)
+    return True

@@ -48,6 +48,8 @@ def test_every_nvidia_flag_is_accepted():
         "chmod": ["--path", "/dev/dri", "--mode", "755", "--container-spec", "-"],
         "enable-cuda-compat": ["--host-driver-version", "535.1", "--host-cuda-version", "12.2",
                                "--cuda-compat-container-root", "/c", "--container-spec", "-"],
+        "disable-device-node-modification": ["--container-spec", "-"],
+        "update-application-profile": ["--container-spec", "-"],
         "noop": [],
     }
     assert set(cases) == {h.name for h in HOOKS}
@@ -86,9 +88,13 @@ def test_flags_after_positionals_and_double_dash():
 
 def test_no_hook_and_unknown_hooks_are_warnings():
     assert (parse([]).action, parse([]).message) == ("unsupported", "No CDI hook specified")
-    inv = parse(["disable-device-node-modification", "--some-new-flag", "x"])
-    assert (inv.action, inv.message) == (
-        "unsupported", "Unsupported CDI hook: disable-device-node-modification")
+    inv = parse(["future-hook", "--some-new-flag", "x"])
+    assert (inv.action, inv.message) == ("unsupported", "Unsupported CDI hook: future-hook")
+    # NVIDIA's two newest hooks are known now: an unknown flag to them is a usage error.
+    for name in ("disable-device-node-modification", "update-application-profile"):
+        inv = parse([name, "--some-new-flag", "x"])
+        assert (inv.action, inv.message) == (
+            "usage", f"{name}: flag provided but not defined: -some-new-flag")
     assert parse(["--bogus", "future-hook"]).action == "unsupported"
     assert parse(["--bogus"]).message == "No CDI hook specified"
     assert parse(["--debug"]).action == "unsupported"
