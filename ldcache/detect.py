@@ -190,11 +190,12 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
 
     notices: list[str] = []
     g = detect_glibc(r)
+    # A Debian package version (2.31-13+deb11u11) names Debian's build, and its layout.
+    debian_version = glibc is not None and ("deb" in glibc or "ubuntu" in glibc)
     if glibc is not None:
         try:
-            # A Debian package version (2.31-13+deb11u11) names Debian's build.
             b = behaviour(supported_version(glibc),
-                          debian=(g.debian if g else False) or "deb" in glibc)
+                          debian=(g.debian if g else False) or debian_version)
         except ValueError as exc:
             raise LdcacheError(str(exc)) from None
     elif g is not None:
@@ -219,6 +220,10 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
     if triplet is None and a.multiarch:
         triplet = os.fsencode(a.multiarch)
     layout = detect_layout(r, triplet)
+    if layout == "upstream" and g is None and debian_version and triplet:
+        # No libc to tell: a Debian glibc keeps its libraries in the multiarch directories
+        # of the architecture.
+        layout = "debian-multiarch"
     if layout == "debian-multiarch":
         # Debian builds SLIBDIR=/lib/<triplet>, LIBDIR=/usr/lib/<triplet>.
         dirs = system_dirs(a.system_dirs_rule, b"", b"", b, debian_multiarch=triplet)

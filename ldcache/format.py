@@ -193,7 +193,15 @@ class _CacheFields(NamedTuple):
     extra_strings: tuple[bytes, ...] = ()
     #: ≤2.32 old-layout writer bug: every string offset is this much too large.
     old_offset_bias: int = 0
-
+    #: With ``old_offset_bias``: the entries the writer meant, whose strings the file holds;
+    #: ``entries`` is what glibc reads there (the strings 4 bytes into them).  Set by
+    #: :func:`parse`, or derived from ``entries`` when a writer gives only those.
+    written_entries: tuple[Entry, ...] = ()
+    #: compat files with glibc-hwcaps names (glibc 2.33-2.42 writer bug, spec §1.4.3): the
+    #: names ldconfig meant (offsets counted from the new header), which :func:`build`
+    #: writes; ``hwcaps`` is what glibc reads (the same offsets from the file start).  None
+    #: when the two agree or the writer's names are not in the string table.
+    written_hwcaps: tuple[bytes, ...] | None = None
 
 
 class Cache(_CacheFields):
@@ -209,7 +217,7 @@ class Cache(_CacheFields):
     def __new__(cls, *args: Any, **kwargs: Any) -> "Cache":
         self = super().__new__(cls, *args, **kwargs)
         self._check()
-        return self
+        return _as_read(self)
 
     def _check(self) -> None:
         if self.layout not in LAYOUTS:
@@ -224,6 +232,56 @@ class Cache(_CacheFields):
         new = self._replace(**changes)
         new._check()
         return new
+
+
+def _as_found(**fields: Any) -> Cache:
+    """A :class:`Cache` of what :func:`parse` read: taken as it is (not re-derived by
+    :func:`_as_read`, which could only guess it from the bytes :func:`build` writes)."""
+    cache = Cache._make(_CacheFields(**fields))
+    cache._check()
+    return cache
+
+
+def _as_read(cache: Cache) -> Cache:
+    """``cache`` with ``entries`` and ``hwcaps`` as glibc (``ld.so``, ``ldconfig -p``) reads
+    them from the bytes :func:`build` writes, where the writer's bugs make them differ from
+    what the writer meant: the ≤2.32 old-layout offset bias, and the compat layout's
+    glibc-hwcaps offsets (counted from the new header, read from the file start)."""
+    if cache.layout == "old" and cache.old_offset_bias and not cache.written_entries:
+        data = build(cache)
+        lay = _LAYOUT[cache.byte_order]
+        n = lay.old_header.parse(data).nlibs
+        base = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * n
+        read = tuple(Entry(_cstring(data, base + key), _cstring(data, base + value), flags)
+                     for flags, key, value in lay.old_entry_struct.iter_unpack(
+                         data[OLD_HEADER_SIZE:base]))
+        cache = cache._replace(entries=read, written_entries=cache.entries)
+    if cache.layout == "compat" and cache.hwcaps and cache.written_hwcaps is None:
+        try:
+            names = _hwcaps_names(decode(build(cache)))
+        except CacheFormatError:
+            names = cache.hwcaps
+        if names != cache.hwcaps:
+            cache = cache._replace(hwcaps=names, written_hwcaps=cache.hwcaps,
+                                   entries=_name_entries(cache.entries, names))
+    return cache
+
+
+def _name_entries(entries: Iterable[Entry], names: Sequence[bytes]) -> tuple[Entry, ...]:
+    """``entries`` with the glibc-hwcaps names of ``names`` (by index)."""
+    out = []
+    for e in entries:
+        idx = e.hwcaps_index
+        name = names[idx] if idx is not None and idx < len(names) else None
+        out.append(e._replace(hwcaps_name=name) if name != e.hwcaps_name else e)
+    return tuple(out)
+
+
+def _cstring(data: bytes, start: int) -> bytes:
+    if start >= len(data):
+        return b""
+    end = data.find(b"\0", start)
+    return data[start:] if end < 0 else data[start:end]
 
 
 # --- String tables ------------------------------------------------------------------------
@@ -390,14 +448,20 @@ def _decode_old(data: bytes) -> RawCache:
     raw.old_entries = list(lay.old_entry_struct.iter_unpack(data[OLD_HEADER_SIZE:base]))
     # A new cache hidden in the old one starts at the next 8-byte boundary (where glibc's
     # writer puts it; its compat writer always makes that boundary the end of the table).
+    # glibc's readers (ALIGN_CACHE: 8 everywhere but i386) look there and nowhere else: a
+    # new header there is the file's, malformed or not.  The i386 place (4-byte boundary)
+    # is used only when a new cache parses there.
     hidden_error: CacheFormatError | None = None
-    for new_offset in sorted({base, (base + 7) & ~7, (base + 3) & ~3}):
+    glibc_offset = (base + 7) & ~7
+    for new_offset in sorted({base, glibc_offset, (base + 3) & ~3}):
         if data.startswith(NEW_MAGIC + NEW_VERSION, new_offset) and \
                 len(data) >= new_offset + NEW_HEADER_SIZE:
             try:
                 _decode_new(raw, new_offset)
                 break
             except CacheFormatError as exc:
+                if new_offset == glibc_offset:
+                    raise
                 # Old strings that merely begin with the new magic (fuzz/regressions/
                 # cache/old-string-like-new-header): read on as an old-only file.
                 hidden_error = exc
@@ -497,12 +561,33 @@ def _decode_extensions(raw: RawCache, lay: _Layout, ext_offset: int) -> None:
 
 
 def _hwcaps_names(raw: RawCache) -> tuple[bytes, ...]:
-    """The glibc-hwcaps names; their offsets count from the new header (as ldconfig writes
-    them; glibc's readers add them to the file start, which only agrees for new-only files)."""
+    """The glibc-hwcaps names as glibc reads them: ``ld.so`` (``glibc_hwcaps_compare``) and
+    ``ldconfig -p`` add the stored offsets to the start of the file.  ldconfig counts them
+    from the new header, which is the file start only in a new-only file (spec §1.4.3)."""
+    names = []
+    data = raw.data
+    for i, off in enumerate(raw.hwcaps_offsets or ()):
+        if off >= len(data):
+            # (ldconfig -p prints the hwcap value instead; ld.so 2.33-2.42 loops forever)
+            raise CacheFormatError(f"glibc-hwcaps name {i} string offset {off:#x} beyond the "
+                                   "end of the file", raw.strings_end)
+        end = data.find(b"\0", off)
+        if end < 0:
+            raise CacheFormatError(f"glibc-hwcaps name {i} string is not NUL-terminated", off)
+        names.append(data[off:end])
+    return tuple(names)
+
+
+def _written_hwcaps(raw: RawCache) -> tuple[bytes, ...] | None:
+    """The glibc-hwcaps names ldconfig meant: its offsets counted from the new header; None
+    when one of them is not a string of the string table."""
     assert raw.new_offset is not None
     names = []
     for i, off in enumerate(raw.hwcaps_offsets or ()):
-        names.append(raw.string_at(raw.new_offset, off, f"glibc-hwcaps name {i}"))
+        try:
+            names.append(raw.string_at(raw.new_offset, off, f"glibc-hwcaps name {i}"))
+        except CacheFormatError:
+            return None
     return tuple(names)
 
 
@@ -519,6 +604,8 @@ def _interpret_new(raw: RawCache) -> Cache:
     base = raw.new_offset
     data = raw.data
     names = _hwcaps_names(raw)
+    stored = _written_hwcaps(raw)
+    written = stored if stored != names else None
     strings: dict[int, bytes] = {}
 
     def string(off: int, what: str) -> bytes:
@@ -536,14 +623,15 @@ def _interpret_new(raw: RawCache) -> Cache:
         entries.append(e)
     table = data[raw.strings_start:raw.strings_end]
     referenced = set(strings)
-    referenced.update(raw.hwcaps_offsets or ())
+    if stored is not None:
+        referenced.update(raw.hwcaps_offsets or ())
     extra = _unreferenced_strings(table, referenced, raw.strings_start - base)
     kind = _string_table_kind(table, entries, names, extra)
     layout = raw.layout
-    if layout == "compat":
-        _check_old_table(raw, entries)
+    # glibc's readers never look at the old table of a compat file (other writers leave it
+    # empty or give it one entry; glibc 2.33-2.36 can fill it with garbage, spec §1.4.3).
     flag = raw.new_header.flags
-    return Cache(
+    return _as_found(
         entries=tuple(entries),
         layout=layout,
         byte_order=raw.byte_order,
@@ -552,6 +640,7 @@ def _interpret_new(raw: RawCache) -> Cache:
         string_table=kind,
         endian_flag=flag != 0,
         extra_strings=extra if kind == "merged" else (),
+        written_hwcaps=written,
     )
 
 
@@ -581,17 +670,8 @@ def _old_table_indices(entries: Sequence[Entry]) -> list[int]:
     return [i for i, e in enumerate(entries) if e.legacy_hwcap == 0]
 
 
-def _check_old_table(raw: RawCache, entries: Sequence[Entry]) -> None:
-    """A compat file's old table must describe the same libraries as its new table."""
-    wanted = _old_table_indices(entries)
-    n_old = raw.old_nlibs or 0
-    expect = len(wanted) + (len(wanted) & 1)
-    if n_old != expect:
-        raise CacheFormatError(f"old table has {n_old} entries, new table implies {expect}",
-                               OLD_HEADER_SIZE - 4)
-
-
 def _interpret_old(raw: RawCache) -> Cache:
+    """An old-only file, read as glibc reads it: each string where its offset points."""
     def resolve(bias: int) -> list[Entry] | None:
         out = []
         for flags, key, value in raw.old_entries:
@@ -609,17 +689,19 @@ def _interpret_old(raw: RawCache) -> Cache:
     if entries is None:
         raise CacheFormatError("old entry strings out of bounds", raw.old_base)
     if concat_string_table(entries)[0] == table:
-        return Cache(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
+        return _as_found(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
                      string_table="concat", endian_flag=False)
     # glibc ≤ 2.32 wrote old-only files with every offset 4 too large when the entry
-    # count was odd (it added the compat alignment pad that it did not write).
+    # count was odd (it added the compat alignment pad that it did not write).  glibc reads
+    # the strings 4 bytes in; the entries meant are kept to write the same bytes again.
     shifted = resolve(4)
     if shifted is not None and concat_string_table(shifted)[0] == table:
-        return Cache(entries=tuple(shifted), layout="old", byte_order=raw.byte_order,
-                     string_table="concat", endian_flag=False, old_offset_bias=4)
+        return _as_found(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
+                     string_table="concat", endian_flag=False, old_offset_bias=4,
+                     written_entries=tuple(shifted))
     referenced = {off for _, key, value in raw.old_entries for off in (key, value)}
     extra = _unreferenced_strings(table, referenced, 0)
-    return Cache(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
+    return _as_found(entries=tuple(entries), layout="old", byte_order=raw.byte_order,
                  string_table="merged", endian_flag=False, extra_strings=extra)
 
 
@@ -640,6 +722,20 @@ def build(cache: Cache) -> bytes:
     """The bytes of ``cache`` laid out as glibc's ldconfig lays them out."""
     lay = _LAYOUT[cache.byte_order]
     entries = cache.entries
+    bias = 0
+    if cache.layout == "old" and cache.old_offset_bias:
+        # The entries meant, whose strings the file holds (``entries`` is what glibc reads).
+        entries = cache.written_entries or entries
+        bias = cache.old_offset_bias
+    # The glibc-hwcaps names the section points at, and those in the string table: a compat
+    # file's are the names its writer meant (glibc reads others, ``hwcaps``).
+    hwcaps = cache.hwcaps
+    interned = hwcaps
+    if cache.written_hwcaps is not None:
+        if cache.layout == "compat":
+            hwcaps = interned = cache.written_hwcaps
+        elif cache.layout == "old":
+            interned = cache.written_hwcaps
     n = len(entries)
     old_rows_idx = _old_table_indices(entries) if cache.layout != "new" else []
     n_old = len(old_rows_idx)
@@ -652,20 +748,20 @@ def build(cache: Cache) -> bytes:
     if cache.string_table == "concat":
         table, positions = concat_string_table(entries)
         hwcaps_positions: list[int] = []
-        if cache.hwcaps:
+        if hwcaps:
             raise ValueError("glibc-hwcaps names need a merged string table")
     else:
         strings: list[bytes] = [s for e in entries for s in (e.path, e.soname)]
-        strings.extend(cache.hwcaps)
+        strings.extend(interned)
         strings.extend(cache.extra_strings)
         table, offsets = merged_string_table(strings)
         positions = [(offsets[e.soname], offsets[e.path]) for e in entries]
-        hwcaps_positions = [offsets[h] for h in cache.hwcaps]
+        hwcaps_positions = [offsets[h] for h in hwcaps] if cache.layout != "old" else []
 
     out = bytearray()
     if cache.layout == "old":
         # Offsets count from the end of the old entries.
-        str_offset = cache.old_offset_bias
+        str_offset = bias
     else:
         str_offset = NEW_HEADER_SIZE + NEW_ENTRY_SIZE * n
     if cache.layout != "new":
