@@ -340,6 +340,16 @@ def _new_flags(order: str) -> Callable[[_Ctx], _Problem]:
     return check
 
 
+def _entry(fields: c.Struct, string: Callable[[str], "_StringAt"]) -> c.Struct:
+    """An entry (old or new): its fields where it stands, and the key and value strings."""
+    return c.Struct(
+        "file_offset" / c.Tell,
+        *fields.subcons,
+        "key_string" / string("key"),
+        "value_string" / string("value"),
+    )
+
+
 def _new_cache(lay: Layout) -> c.Struct:
     header_size = lay.new_header.sizeof()
     entry_size = lay.new_entry.sizeof()
@@ -350,12 +360,7 @@ def _new_cache(lay: Layout) -> c.Struct:
                          lambda ctx: f"{field} of new entry {ctx._index}",
                          lambda ctx: ctx.file_offset + at)
 
-    entry = c.Struct(
-        "file_offset" / c.Tell,
-        *lay.new_entry.subcons,
-        "key_string" / string("key"),
-        "value_string" / string("value"),
-    )
+    entry = _entry(lay.new_entry, string)
     return c.Struct(
         "file_offset" / c.Tell,
         "header" / _fields(lay.new_header, "new header"),
@@ -391,12 +396,7 @@ def _old_table(lay: Layout) -> c.Struct:
                          lambda ctx: f"{field} of old entry {ctx._index}",
                          lambda ctx: ctx.file_offset + at, optional=True)
 
-    entry = c.Struct(
-        "file_offset" / c.Tell,
-        *lay.old_entry.subcons,
-        "key_string" / string("key"),
-        "value_string" / string("value"),
-    )
+    entry = _entry(lay.old_entry, string)
     return c.Struct(
         "file_offset" / c.Tell,
         _Check(lambda ctx: None if ctx._root.head[len(OLD_MAGIC)] == 0 else (
