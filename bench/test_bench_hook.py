@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from benchlib import FLOOR_CMD, interleaved, report, wall
 from hookroots import glibc_rootfs, nvidia_dir, state, write_bundle, write_launcher
-from ldcache_hook.main import isolated_sys_path
+from ldcache_hook.main import import_lines, isolated_sys_path
 
 NV = "/usr/lib/nvidia"
 #: What the hook imports to run update-ldcache.
@@ -63,8 +63,8 @@ def test_update_ldcache_against_ldconfig(setup, ldconfig):
         "floor": FLOOR_CMD,
         "start": [sys.executable, "-I", "-S", "-c", "pass"],
         "imports": [sys.executable, "-I", "-S", "-c",
-                    f"import gc; gc.disable(); import sys; sys.path[len(sys.path):] = "
-                    f"{paths!r}; {IMPORTS}; import os; os._exit(0)"],
+                    "import gc\ngc.disable()\n" + import_lines(paths)
+                    + f"{IMPORTS}\nimport os\nos._exit(0)\n"],
     })
     assert (setup["rootfs"] / "etc/ld.so.cache").read_bytes() == \
         (setup["twin"] / "etc/ld.so.cache").read_bytes(), "different caches"

@@ -169,7 +169,9 @@ def race_libc(root: Path, mode: str, tries: int, seconds: float) -> dict:
         fd = os.open(libc, os.O_RDWR)
         while True:
             os.ftruncate(fd, 4096)
+            time.sleep(0.0005)
             os.pwrite(fd, data, 0)
+            time.sleep(0.005)  # whole for a while, so that both states are met
 
     counts = {"tries": 0, "detected": 0, "not_detected": 0, "built": 0, "errors": 0}
     sink = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
