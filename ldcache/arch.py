@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ARCHES",
+    "arch_by_name",
     "FLAG_AARCH64_LIB64",
     "FLAG_ARM_LIBHF",
     "FLAG_ARM_LIBSF",
@@ -491,6 +492,17 @@ _MACHINE_NAMES = {
     "riscv64": "riscv64", "loongarch64": "loongarch64", "sparc64": "sparc64",
     "alpha": "alpha", "ia64": "ia64", "m68k": "m68k", "parisc": "hppa", "sh4": "sh4",
 }
+
+
+def arch_by_name(name: str) -> Arch:
+    """An :data:`ARCHES` entry, or LdcacheError naming the known ones."""
+    from .errors import LdcacheError
+
+    try:
+        return ARCHES[name]
+    except KeyError:
+        raise LdcacheError(f"unknown architecture {name!r} (known: "
+                           f"{', '.join(sorted(ARCHES))})") from None
 
 
 def host_arch() -> Arch:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from .detect import RootInfo, describe_root
 from .errors import ConfError, LdcacheError
-from .format import Cache, build
+from .format import LAYOUTS, Cache, build
 from .inroot import Root
 from .scan import Options, Plan, make_cache, plan
 
@@ -45,10 +45,6 @@ class BuildResult(NamedTuple):
     report: Optional["Report"] = None
 
 
-#: The cache layouts ``-c`` names.
-LAYOUTS = ("new", "compat", "old")
-
-
 def check_options(options: BuildOptions) -> None:
     """Refuse options that could only fail later: everything is checked before the first
     write (a run plans, then applies)."""
@@ -57,16 +53,11 @@ def check_options(options: BuildOptions) -> None:
     if options.glibc is not None:
         from .glibc import supported_version
 
-        try:
-            supported_version(options.glibc)
-        except ValueError as exc:
-            raise LdcacheError(str(exc)) from None
+        supported_version(options.glibc)
     if options.arch is not None:
-        from .arch import ARCHES
+        from .arch import arch_by_name
 
-        if options.arch not in ARCHES:
-            raise LdcacheError(f"unknown architecture {options.arch!r} (known: "
-                               f"{', '.join(sorted(ARCHES))})")
+        arch_by_name(options.arch)
 
 
 def _check_arch_override(root: Root, options: BuildOptions, info: RootInfo, p: Plan) -> None:

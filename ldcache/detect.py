@@ -183,21 +183,16 @@ def detect_arch(r: "Root", libc_path: bytes | None = None) -> "Arch | None":
 def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = None,
                   prog: str = "ldcache") -> RootInfo:
     """Detect (or take from the overrides) the root's architecture, glibc and layout."""
-    from .arch import ARCHES, host_arch
+    from .arch import arch_by_name, host_arch
     from .conf import detect_layout, system_dirs
-    from .errors import LdcacheError
-    from .glibc import NEWEST, behaviour, supported_version
+    from .glibc import NEWEST, behaviour, names_distribution_build, supported_version
 
     notices: list[str] = []
     g = detect_glibc(r)
-    # A Debian package version (2.31-13+deb11u11) names Debian's build, and its layout.
-    debian_version = glibc is not None and ("deb" in glibc or "ubuntu" in glibc)
+    debian_version = glibc is not None and names_distribution_build(glibc)
     if glibc is not None:
-        try:
-            b = behaviour(supported_version(glibc),
-                          debian=(g.debian if g else False) or debian_version)
-        except ValueError as exc:
-            raise LdcacheError(str(exc)) from None
+        b = behaviour(supported_version(glibc),
+                      debian=(g.debian if g else False) or debian_version)
     elif g is not None:
         b = behaviour(g.version, debian=g.debian)
     else:
@@ -205,10 +200,7 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
         notices.append(f"no glibc found in {os.fsdecode(r.path)}; behaving as glibc "
                        f"{NEWEST[0]}.{NEWEST[1]}")
     if arch is not None:
-        if arch not in ARCHES:
-            raise LdcacheError(f"unknown architecture {arch!r} (known: "
-                               f"{', '.join(sorted(ARCHES))})")
-        a = ARCHES[arch]
+        a = arch_by_name(arch)
     else:
         found = detect_arch(r, g.libc_path if g else None)
         if found is None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["Behaviour", "behaviour", "parse_version", "supported_version", "NEWEST", "OLDEST"]
+__all__ = ["Behaviour", "behaviour", "parse_version", "supported_version",
+           "names_distribution_build", "NEWEST", "OLDEST"]
 
 #: The glibc releases ldcache knows (2.43's ldconfig, loader and cache format are 2.42's).
 OLDEST = (2, 31)
@@ -94,12 +95,23 @@ def parse_version(text: str | bytes) -> tuple[int, int]:
 
 def supported_version(text: str) -> tuple[int, int]:
     """A ``--glibc`` argument (``2.36`` or a package version ``2.36-9+deb12u14``) as a
-    version ldcache knows; ValueError naming the supported range otherwise."""
-    v = parse_version(text)
+    version ldcache knows; LdcacheError (not a version, or outside the supported range)."""
+    from .errors import LdcacheError
+
+    try:
+        v = parse_version(text)
+    except ValueError as exc:
+        raise LdcacheError(str(exc)) from None
     if not OLDEST <= v <= NEWEST:
-        raise ValueError(f"glibc {text} is not supported (ldcache knows glibc "
-                         f"{OLDEST[0]}.{OLDEST[1]} to {NEWEST[0]}.{NEWEST[1]})")
+        raise LdcacheError(f"glibc {text} is not supported (ldcache knows glibc "
+                           f"{OLDEST[0]}.{OLDEST[1]} to {NEWEST[0]}.{NEWEST[1]})")
     return v
+
+
+def names_distribution_build(text: str) -> bool:
+    """A ``--glibc`` argument that is a Debian or Ubuntu package version
+    (``2.31-13+deb11u11``): it names that distribution's build, defaults and layout."""
+    return "deb" in text or "ubuntu" in text
 
 
 def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) -> Behaviour:

@@ -27,7 +27,7 @@ import platform as _platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .arch import ARCHES, Arch, arch_word, host_arch, loader_flags
+from .arch import Arch, arch_word, host_arch, loader_flags
 from .format import Cache, Entry
 from .glibc import behaviour
 from .libcmp import libcmp
@@ -453,17 +453,6 @@ def _hwcaps_name(cache: Cache, e: Entry) -> str:
 
 def _s(b: bytes) -> str:
     return os.fsdecode(b)
-
-
-def arch_by_name(name: str) -> Arch:
-    """An :data:`ARCHES` entry, or LdcacheError naming the known ones."""
-    from .errors import LdcacheError
-
-    try:
-        return ARCHES[name]
-    except KeyError:
-        raise LdcacheError(f"unknown architecture {name!r} (known: "
-                           f"{', '.join(sorted(ARCHES))})") from None
 
 
 def split_names(values: Iterable[str]) -> list[str]:

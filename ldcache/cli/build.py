@@ -33,9 +33,11 @@ def add_build_options(p: argparse.ArgumentParser, *, ldconfig_names: bool = Fals
                    help="only process directories given on the command line; implies -N")
     p.add_argument("-l", dest="manual_link", action="store_true",
                    help="manually link the individual library files given")
+    from ..format import LAYOUTS
+
     # glibc's ldconfig ignores an unknown -c value; `ldcache build` refuses it.
     p.add_argument("-c", "--format", dest="format", metavar="FORMAT",
-                   choices=None if ldconfig_names else ("new", "compat", "old"),
+                   choices=None if ldconfig_names else LAYOUTS,
                    help="cache layout: new, compat or old (default: the root glibc's)")
     p.add_argument("-i", "--ignore-aux-cache", dest="ignore_aux", action="store_true",
                    help="do not read the aux cache")
@@ -129,10 +131,11 @@ def ldconfig_parser() -> argparse.ArgumentParser:
 
 
 def ldconfig_main(argv: Sequence[str]) -> int:
+    from ..format import LAYOUTS
     from . import run
 
     args = ldconfig_parser().parse_args(list(argv))
-    if args.format not in (None, "new", "compat", "old"):
+    if args.format is not None and args.format not in LAYOUTS:
         args.format = None  # glibc ignores an unknown -c value
     if args.print_cache:
         from argparse import Namespace

@@ -84,13 +84,10 @@ def _parse(data: bytes, name: bytes) -> Cache:
 
 def _print_behaviour(args: argparse.Namespace) -> Behaviour:
     if args.glibc:
-        from ..errors import LdcacheError
-        from ..glibc import supported_version
+        from ..glibc import names_distribution_build, supported_version
 
-        try:
-            return behaviour(supported_version(args.glibc), debian="deb" in args.glibc)
-        except ValueError as exc:
-            raise LdcacheError(str(exc)) from None
+        return behaviour(supported_version(args.glibc),
+                         debian=names_distribution_build(args.glibc))
     from ..detect import detect_glibc
 
     found = detect_glibc(args.root or "/")

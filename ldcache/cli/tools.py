@@ -171,12 +171,13 @@ def _show(v: object) -> str:
 # --- lookup ----------------------------------------------------------------------------------
 
 def cmd_lookup(args: argparse.Namespace) -> int:
+    from ..arch import arch_by_name
     from ..detect import detect_arch, detect_glibc
     from ..format import Cache
     from ..glibc import NEWEST, supported_version
     from ..inroot import Root
     from ..jsonout import lookup_json
-    from ..lookup import arch_by_name, default_loader, lookup, split_names
+    from ..lookup import default_loader, lookup, split_names
     from .inspect import _parse, read_cache_bytes
 
     data, name = read_cache_bytes(args.cache, args.root)
@@ -193,12 +194,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
                 found = host_arch()
             arch = found
     if args.glibc:
-        try:
-            version = supported_version(args.glibc)
-        except ValueError as exc:
-            from ..errors import LdcacheError
-
-            raise LdcacheError(str(exc)) from None
+        version = supported_version(args.glibc)
     else:
         version = g.version if g is not None else NEWEST
     loader = default_loader(
