@@ -36,7 +36,7 @@ import functools
 import os
 import re
 import stat
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, TypeVar, Union
 
 from .errors import RootError
 
@@ -63,6 +63,7 @@ DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 
 #: Symlink expansions allowed in one lookup (Linux ``MAXSYMLINKS``, glibc ``MIN_ELOOP_THRESHOLD``).
 MAXSYMLINKS = 40
 
+_T = TypeVar("_T")
 PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 Entry = Tuple[bytes, int]
 
@@ -108,14 +109,19 @@ class _OpenHow(ctypes.Structure):
     ]
 
 
-def _openat2_nr() -> int:
-    """openat2's number: 437 in the unified syscall table, shifted on the odd ABIs."""
+def _syscall_nr(unified: int) -> int:
+    """The number of a syscall added since Linux 5.0 (openat2, the mount API): its number in
+    the unified table, shifted on the ABIs whose tables start elsewhere."""
     machine = os.uname().machine
     if machine == "alpha":
-        return 547
+        return unified + 110
     if machine.startswith("mips"):
-        return 5437 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4437
-    return 437
+        return unified + (5000 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4000)
+    return unified
+
+
+#: openat2's number in the unified syscall table.
+_OPENAT2 = 437
 
 
 class _Libc:
@@ -133,7 +139,7 @@ class _Libc:
         self.fstatfs = lib.fstatfs
         self.fstatfs.restype = ctypes.c_int
         self.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
-        self.nr_openat2 = _openat2_nr()
+        self.nr_openat2 = _syscall_nr(_OPENAT2)
 
 
 _libc_cache: list[_Libc] = []
@@ -306,6 +312,19 @@ def temp_name(name: bytes) -> bytes:
     """A fresh temporary name for ``name`` (one component): ``.NAME.ldcache-XXXXXX``, NAME cut
     to fit NAME_MAX.  Every temporary ldcache and cdi-hook make in a root is named so."""
     return _temp_prefix(name) + _random_suffix()
+
+
+def _create_temp(name: bytes, make: Callable[[bytes], _T]) -> Tuple[bytes, _T]:
+    """``make(tmp)`` for fresh temporary names of ``name`` (:func:`temp_name`) until one
+    did not exist (``make`` raises FileExistsError for those); (the name, what ``make``
+    returned)."""
+    for _ in range(100):
+        tmp = temp_name(name)
+        try:
+            return tmp, make(tmp)
+        except FileExistsError:
+            continue
+    raise OSError(errno.EEXIST, "No unique temporary name")
 
 
 #: Any name :func:`temp_name` makes (for clean-up after a killed run).
@@ -1136,21 +1155,12 @@ class Root:
         finally:
             os.close(pfd)
         try:
-            prefix = _temp_prefix(name)
-            tmp = b""
-            fd = -1
-            for _ in range(100):
-                tmp = prefix + _random_suffix()
-                try:
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW
-                                 | _O_CLOEXEC | _O_NOCTTY, 0o600, dir_fd=dfd)
-                    break
-                except FileExistsError:
-                    continue
-                except OSError as e:
-                    raise self._wrap(e, p) from None
-            if fd < 0:
-                raise self._error(errno.EEXIST, p, "No unique temporary name")
+            try:
+                tmp, fd = _create_temp(name, lambda t: os.open(
+                    t, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+                    | _O_NOCTTY, 0o600, dir_fd=dfd))
+            except OSError as e:
+                raise self._wrap(e, p) from None
             try:
                 try:
                     _write_all(fd, data)
@@ -1516,15 +1526,7 @@ class Dir:
         try:
             if b"\0" in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
-            for _ in range(100):
-                tmp = temp_name(n)
-                try:
-                    os.symlink(t, tmp, dir_fd=self.fd)
-                    break
-                except FileExistsError:
-                    continue
-            else:
-                raise OSError(errno.EEXIST, "No unique temporary name")
+            tmp, _ = _create_temp(n, lambda name: os.symlink(t, name, dir_fd=self.fd))
             try:
                 os.rename(tmp, n, src_dir_fd=self.fd, dst_dir_fd=self.fd)
             except BaseException:
@@ -1628,18 +1630,6 @@ _TMPFS_MAGIC = 0x01021994
 _COPY_NAME = b"copy"
 
 
-def _mount_syscall_nr(name: str) -> int:
-    """The number of a mount-API syscall: the unified table's, shifted on the odd ABIs (as
-    for openat2)."""
-    nr = _MOUNT_SYSCALLS[name]
-    machine = os.uname().machine
-    if machine == "alpha":
-        return nr + 110
-    if machine.startswith("mips"):
-        return nr + (5000 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4000)
-    return nr
-
-
 class _MountAttr(ctypes.Structure):
     _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
                 ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
@@ -1668,7 +1658,7 @@ class _MountCalls:
         return OSError(err, f"{name}: {os.strerror(err)}")
 
     def syscall(self, name: str, *args: object) -> int:
-        nr = ctypes.c_long(_mount_syscall_nr(name))
+        nr = ctypes.c_long(_syscall_nr(_MOUNT_SYSCALLS[name]))
         while True:
             r = int(self._syscall(nr, *args))
             if r >= 0:
