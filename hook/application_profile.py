@@ -28,13 +28,17 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import Iterable, List, NamedTuple
 
+from ldcache._record import Record
 from ldcache.errors import RootError
 from ldcache.inroot import DT_CHR, Root
 
 from .context import Context, HookError, why
 from .log import Log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterable, List
 
 __all__ = ["run", "DeviceNode", "select_gpu_minors", "gpu_mask", "profile_config",
            "list_device_nodes", "PROFILE_DIR", "PROFILE_FILE", "MAX_MINOR"]
@@ -49,7 +53,7 @@ _PROFILE_NAME = "_container_"
 _SETTING = "EGLVisibleDGPUDevices"
 
 
-class DeviceNode(NamedTuple):
+class DeviceNode(Record):
     """An entry of the container's ``/dev``: its name, whether it is a character device,
     and (only meaningful for one) its minor number."""
 

@@ -29,10 +29,11 @@ Three argv shapes are answered (decided by :func:`shape_of` from argv[0]):
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
+    from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "Flag", "HookSpec", "HOOKS", "GLOBAL_FLAGS", "CTK_FLAGS", "Invocation", "UsageError",
@@ -40,7 +41,8 @@ __all__ = [
     "DEBUG_ENV", "QUIET_ENV",
 ]
 
-Value = Union[bool, str, List[str]]
+if TYPE_CHECKING:  # pragma: no cover
+    Value = Union[bool, str, List[str]]
 
 #: Environment variables that turn on --debug / --quiet; the first one set wins.
 DEBUG_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG")

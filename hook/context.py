@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, BinaryIO, List, Mapping, Optional, Union
 
 from ldcache.errors import LdcacheError
 
 from .log import Log
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import BinaryIO, List, Mapping, Optional, Union
+
     from ldcache.inroot import Root
 
 __all__ = ["Context", "HookError", "why"]

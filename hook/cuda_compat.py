@@ -31,7 +31,6 @@ import stat
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
 
 from ldcache.errors import RootError
 from ldcache.inroot import DT_REG, Root
@@ -39,6 +38,10 @@ from ldcache.inroot import DT_REG, Root
 from .context import Context, HookError, why
 from .log import Log
 from .paths import in_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional, Tuple
 
 __all__ = ["run", "SemVer", "parse_semver", "CompatNote", "read_compat_note",
            "use_compat_libraries", "compat_dir"]

@@ -34,11 +34,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Optional
 
 from ldcache.errors import RootError
 
 from .context import Context, HookError, why
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
 
 __all__ = ["run", "modified_params", "read_params", "HOST_PARAMS", "PARAMS_IN_ROOT",
            "MAX_PARAMS_BYTES"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import TextIO
 
 __all__ = ["Log", "DEBUG", "INFO", "WARNING", "ERROR", "oneline"]
 

@@ -16,9 +16,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-from typing import Any, BinaryIO, Dict, NamedTuple, Optional
 
+from ldcache._record import Record
 from ldcache.errors import LdcacheError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, BinaryIO, Dict, Optional
 
 __all__ = ["State", "StateError", "load_state", "read_state", "container_root",
            "MAX_STATE_BYTES", "MAX_CONFIG_BYTES"]
@@ -33,7 +37,7 @@ class StateError(LdcacheError):
     """The container state, or the bundle's config.json, cannot be used."""
 
 
-class State(NamedTuple):
+class State(Record):
     id: str
     bundle: str
     #: The state's non-standard ``root`` (crun), "" when absent.

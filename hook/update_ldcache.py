@@ -30,7 +30,6 @@ import errno
 import os
 import posixpath
 import re
-from typing import TYPE_CHECKING, Callable, List, Optional
 
 from ldcache.errors import RootError
 from ldcache.inroot import Root
@@ -38,7 +37,10 @@ from ldcache.inroot import Root
 from .context import Context, HookError, why
 from .log import Log
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, List, Optional
+
     from ldcache.detect import RootInfo
 
 __all__ = ["run", "update_root", "UpdateResult", "write_dropin", "validate_folders",

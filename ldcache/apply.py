@@ -25,13 +25,16 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 from .errors import RootError
 from .format import Cache, build
 from .inroot import DT_DIR, TEMP_NAME_RE, Dir, Root
 from .limits import LOCK_WAIT_SECONDS, run_lock
 from .scan import Header, LinkOp, Message, Plan, Removal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 __all__ = ["apply_plan", "write_cache", "Report", "locked"]
 

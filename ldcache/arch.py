@@ -27,9 +27,13 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._record import Record
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from .glibc import Behaviour
 
 __all__ = [
@@ -165,7 +169,7 @@ ELFDATA2LSB = 1
 ELFDATA2MSB = 2
 
 
-class _ArchFields(NamedTuple):
+class _ArchFields(Record):
     """One ABI variant of a glibc Linux port, as its ``ldconfig`` and ``ld.so`` see files."""
 
     #: Short key in :data:`ARCHES` (``"x86_64"``, ``"armhf"``, ``"mips64el"``, …).

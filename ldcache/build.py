@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple, Optional
 
+from ._record import Record
 from .detect import RootInfo, describe_root
 from .errors import ConfError, LdcacheError
 from .format import LAYOUTS, Cache, build
 from .inroot import Root
 from .scan import Options, Plan, make_cache, plan
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
+
     from .apply import Report
 
 __all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root"]
 
 
-class BuildOptions(NamedTuple):
+class BuildOptions(Record):
     root: str | bytes = "/"
     #: cache file inside the root; None: /etc/ld.so.cache.
     cache: Optional[str] = None
@@ -36,7 +39,7 @@ class BuildOptions(NamedTuple):
     prog: str = "ldcache"
 
 
-class BuildResult(NamedTuple):
+class BuildResult(Record):
     info: RootInfo
     plan: Optional[Plan]
     cache: Optional[Cache]

@@ -35,14 +35,17 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import TYPE_CHECKING, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+from ._record import Record
 from .errors import ConfError, RootError
 from .glibc import Behaviour
 from .glibc import behaviour as _default_behaviour
 from .inroot import GLOB_BRACKET, GLOB_NONE, GLOB_SPECIAL, glob_pattern_type
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterator, List, Optional, Tuple, Union
+
     from .inroot import Root
 
 __all__ = [
@@ -78,7 +81,7 @@ _BLANK = b" \t"
 X86_DL_FIRST_EXTRA = 52
 
 
-class ConfDir(NamedTuple):
+class ConfDir(Record):
     """One directory line of a configuration file."""
 
     #: The directory as ``ldconfig`` stores it: trimmed (:func:`trim_dir`) but otherwise
@@ -92,7 +95,7 @@ class ConfDir(NamedTuple):
     dir_type: Optional[int]
 
 
-class ConfMessage(NamedTuple):
+class ConfMessage(Record):
     """One line ``ldconfig`` writes to stderr while reading its configuration."""
 
     #: The text after ldconfig's ``"<argv[0]>: "`` prefix, without the newline; paths
@@ -122,7 +125,7 @@ class ConfResult:
         self.files_read = 0
 
 
-class ConfLimits(NamedTuple):
+class ConfLimits(Record):
     """Bounds on what :func:`parse_conf` reads; see the module docstring."""
 
     #: Configuration files open at once: ldconfig's fd limit 1024 − 3 standard fds.
@@ -231,7 +234,7 @@ def _strsep_tokens(s: bytes) -> List[bytes]:
     return out
 
 
-class _DirLine(NamedTuple):
+class _DirLine(Record):
     lineno: int
     #: Trimmed; empty if the line names no directory (it may still print a message).
     path: bytes
@@ -240,18 +243,19 @@ class _DirLine(NamedTuple):
     unknown_type: Optional[bytes]
 
 
-class _IncludeLine(NamedTuple):
+class _IncludeLine(Record):
     lineno: int
     patterns: List[bytes]
 
 
-class _HwcapLine(NamedTuple):
+class _HwcapLine(Record):
     lineno: int
     #: The text after ``hwcap`` and its blank.
     rest: bytes
 
 
-_Record = Union[_DirLine, _IncludeLine, _HwcapLine]
+if TYPE_CHECKING:  # pragma: no cover
+    _Record = Union[_DirLine, _IncludeLine, _HwcapLine]
 
 
 def _split_lines(data: bytes, behaviour: Behaviour) -> List[_Record]:
@@ -300,7 +304,8 @@ def _dir_line(lineno: int, line: bytes, behaviour: Behaviour) -> _DirLine:
 
 #: A file to include: (name ldconfig gives it, in-root name to read it by or None to
 #: canonicalise first, the ``do_chroot`` argument of ldconfig's ``parse_conf``).
-_Open = Tuple[bytes, Optional[bytes], bool]
+if TYPE_CHECKING:  # pragma: no cover
+    _Open = Tuple[bytes, Optional[bytes], bool]
 _WARN_OPEN = "Warning: ignoring configuration file that cannot be opened: "
 
 

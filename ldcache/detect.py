@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, NamedTuple
 
+from ._record import Record
 from .glibc import parse_version
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from .arch import Arch
     from .glibc import Behaviour
@@ -36,7 +37,7 @@ _BANNER = re.compile(rb"GNU C Library (\([^)\n]{0,200}\) )?([a-z]{1,20}) release
 MAX_LIBC_BYTES = 64 << 20
 
 
-class GlibcInfo(NamedTuple):
+class GlibcInfo(Record):
     version: tuple[int, int]
     #: The PKGVERSION part of the banner, e.g. ``(Debian GLIBC 2.36-9+deb12u14)``, or b"".
     pkgversion: bytes
@@ -118,7 +119,7 @@ def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
 
 # --- the whole picture: architecture, glibc behaviour, system directories --------------------
 
-class RootInfo(NamedTuple):
+class RootInfo(Record):
     """What ldcache found out about a root, and will behave as."""
 
     arch: "Arch"

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .format import Cache, Entry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
 
 __all__ = ["CacheDiff", "Change", "EntryKey", "diff_caches", "entry_key"]
 
 #: (soname, path, flags, osversion, hwcaps name, ISA level, legacy hwcap)
-EntryKey = tuple[bytes, bytes, int, int, Optional[bytes], int, int]
+if TYPE_CHECKING:  # pragma: no cover
+    EntryKey = tuple[bytes, bytes, int, int, Optional[bytes], int, int]
+else:
+    EntryKey = tuple
 
 
 def hwcaps_name(cache: Cache, e: Entry) -> bytes | None:

@@ -24,10 +24,14 @@ runs as hex bytes (the first 16).  Top-level items are in file order.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, NamedTuple, Optional
 
 from . import fileformat
+from ._record import Record
 from .layouts import Layout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
 
 __all__ = ["Dump", "Node", "dump", "text"]
 
@@ -40,7 +44,7 @@ _SECTION_WORDS = {0: "generator", 1: "glibc-hwcaps"}
 _OS_NAMES = ("Linux", "Hurd", "Solaris", "FreeBSD", "kNetBSD", "Syllable", "Unknown OS")
 
 
-class Node(NamedTuple):
+class Node(Record):
     """One item of the file: a structure (with ``children``), a field or a byte run."""
 
     name: str
@@ -55,7 +59,7 @@ class Node(NamedTuple):
     children: tuple["Node", ...] = ()
 
 
-class Dump(NamedTuple):
+class Dump(Record):
     file_size: int
     layout: str
     byte_order: str
@@ -102,7 +106,8 @@ def _run(name: str, offset: int, raw: bytes, text: str = "") -> Node:
 
 # --- Structures ----------------------------------------------------------------------------
 
-_Describe = Callable[[str, int, int, Any], Optional[Node]]
+if TYPE_CHECKING:  # pragma: no cover
+    _Describe = Callable[[str, int, int, Any], Optional[Node]]
 
 
 def _plain(name: str, offset: int, size: int, value: Any) -> Node:

@@ -32,8 +32,8 @@ import os
 import struct
 import sys
 from array import array
-from typing import NamedTuple
 
+from ._record import Record
 from .arch import (
     FLAG_AARCH64_LIB64,
     FLAG_ARM_LIBHF,
@@ -106,7 +106,7 @@ ZMAGIC = 0o413
 QMAGIC = 0o314
 
 
-class ELFInfo(NamedTuple):
+class ELFInfo(Record):
     """What :func:`read_elf` found in one ELF file."""
 
     ei_class: int  #: ``EI_CLASS``: 1 (32-bit) or 2 (64-bit)
@@ -126,7 +126,7 @@ class ELFInfo(NamedTuple):
         return 64 if self.ei_class == 2 else 32
 
 
-class Library(NamedTuple):
+class Library(Record):
     """ldconfig accepted the file: the cache entry's flags and what the scan needs."""
 
     flags: int
@@ -138,7 +138,7 @@ class Library(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
-class Reject(NamedTuple):
+class Reject(Record):
     """ldconfig skips the file.
 
     ``message`` is the text ldconfig passes to ``error()`` with the file name substituted

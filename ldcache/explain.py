@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .diff import EntryKey, entry_key
 from .errors import LdcacheError
@@ -34,6 +33,7 @@ from .format import Cache
 from .inroot import Root
 from .lookup import Loader, Lookup, default_loader, lookup
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from .detect import RootInfo
     from .scan import Plan

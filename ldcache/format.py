@@ -26,9 +26,13 @@ from __future__ import annotations
 
 import struct
 from types import SimpleNamespace
-from typing import Any, Iterable, NamedTuple, Sequence
 
+from ._record import Record
 from .errors import CacheFormatError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterable, Sequence
 
 __all__ = [
     "Cache",
@@ -142,7 +146,7 @@ EXTENSION_SECTION_SIZE = _LE.extension_section.sizeof()  # 16
 # --- The plain value ----------------------------------------------------------------------
 
 
-class Entry(NamedTuple):
+class Entry(Record):
     """One cache entry: the loader maps ``soname`` to ``path``."""
 
     soname: bytes
@@ -173,7 +177,7 @@ class Entry(NamedTuple):
         return 0 if self.is_hwcaps else self.hwcap
 
 
-class _CacheFields(NamedTuple):
+class _CacheFields(Record):
 
     entries: tuple[Entry, ...] = ()
     layout: str = "new"

@@ -9,7 +9,8 @@ from running real ldconfigs (see ``vectors/``).
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from ._record import Record
 
 __all__ = ["Behaviour", "behaviour", "parse_version", "supported_version",
            "names_distribution_build", "NEWEST", "OLDEST"]
@@ -19,7 +20,7 @@ OLDEST = (2, 31)
 NEWEST = (2, 43)
 
 
-class Behaviour(NamedTuple):
+class Behaviour(Record):
     """The ldconfig behaviour of one glibc version (and distribution build)."""
 
     version: tuple[int, int]

@@ -25,14 +25,19 @@ How ldconfig uses the tables:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Union
+from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional, Union
+
 
 __all__ = ["LegacyHwcaps", "legacy_hwcaps", "TLS_BIT", "FAMILIES"]
 
 TLS_BIT = 63
 
 
-class LegacyHwcaps(NamedTuple):
+class LegacyHwcaps(Record):
     """One port's legacy hwcap tables (a NamedTuple: cheap to define at start-up)."""
 
     #: hwcap names by bit number (the names ldconfig recognises; "" never matches).

@@ -36,9 +36,12 @@ import functools
 import os
 import re
 import stat
-from typing import Callable, List, Optional, Tuple, TypeVar, Union
 
 from .errors import RootError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, List, Optional, Tuple, TypeVar, Union
 
 __all__ = [
     "DT_UNKNOWN",
@@ -63,9 +66,10 @@ DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 
 #: Symlink expansions allowed in one lookup (Linux ``MAXSYMLINKS``, glibc ``MIN_ELOOP_THRESHOLD``).
 MAXSYMLINKS = 40
 
-_T = TypeVar("_T")
-PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
-Entry = Tuple[bytes, int]
+if TYPE_CHECKING:  # pragma: no cover
+    _T = TypeVar("_T")
+    PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+    Entry = Tuple[bytes, int]
 
 _O_PATH: int = getattr(os, "O_PATH", 0o10000000)
 _O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0o2000000)

@@ -8,9 +8,11 @@ Integers (flags, hwcap values) are plain numbers; ``null`` means "not present".
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from .diff import CacheDiff, EntryKey
     from .dump import Dump, Node
     from .explain import Explanation

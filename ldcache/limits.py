@@ -22,9 +22,13 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from typing import Iterator, List, NamedTuple, Optional
 
+from ._record import Record
 from .errors import LdcacheError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterator, List, Optional
 
 __all__ = [
     "MAX_DIR_ENTRIES",
@@ -124,7 +128,7 @@ def run_lock(fd: int, wait: float = LOCK_WAIT_SECONDS) -> Iterator[bool]:
 
 # ------------------------------------------------------------------------------ the table
 
-class Limit(NamedTuple):
+class Limit(Record):
     name: str  #: where it lives (module.NAME)
     value: int | float
     unit: str

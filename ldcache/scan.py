@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Iterable, NamedTuple, Protocol, Union
 
+from ._record import Record
 from .arch import Arch
 from .conf import parse_conf, trim_dir
 from .elf import Library, process_file, soname_from_file_name
@@ -27,6 +27,10 @@ from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
 from .libcmp import libcmp, libcmp_key
 from .limits import Deadline, check_dir_entries
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterable, Protocol, Union
+
 __all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
            "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
 
@@ -35,7 +39,7 @@ FLAG_ANY = -1
 FLAG_LIBC4, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6 = 0, 1, 2, 3
 
 
-class Options(NamedTuple):
+class Options(Record):
     """ldconfig's options that change what is scanned and planned."""
 
     #: Directories named on the command line (in-root spellings).
@@ -54,20 +58,20 @@ class Options(NamedTuple):
 
 # --- plan events ---------------------------------------------------------------------------
 
-class Header(NamedTuple):
+class Header(Record):
     """A ``-v`` line printed on stdout (directory headers, hwcaps link notes)."""
 
     text: bytes
 
 
-class Message(NamedTuple):
+class Message(Record):
     """A warning ldconfig prints on stderr (``verbose``: only with ``-v``)."""
 
     text: str
     verbose: bool = False
 
 
-class LinkOp(NamedTuple):
+class LinkOp(Record):
     """``create_links``: make ``directory/soname`` a symlink to ``target``."""
 
     directory: bytes
@@ -79,16 +83,17 @@ class LinkOp(NamedTuple):
     remove_first: bool
 
 
-class Removal(NamedTuple):
+class Removal(Record):
     """A dangling ``*.so.*`` symlink ldconfig deletes."""
 
     path: bytes
 
 
-Event = Union[Header, Message, LinkOp, Removal]
+if TYPE_CHECKING:  # pragma: no cover
+    Event = Union[Header, Message, LinkOp, Removal]
 
 
-class CacheEntry(NamedTuple):
+class CacheEntry(Record):
     """A library as the cache will record it, before hwcaps indices are assigned."""
 
     soname: bytes
@@ -487,12 +492,13 @@ class _Scanner:
             return False
 
 
-class AuxLookup(Protocol):
-    """The aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
+if TYPE_CHECKING:  # pragma: no cover
+    class AuxLookup(Protocol):
+        """The aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
 
-    def lookup(self, st: os.stat_result) -> Library | None: ...
+        def lookup(self, st: os.stat_result) -> Library | None: ...
 
-    def store(self, st: os.stat_result, lib: Library) -> None: ...
+        def store(self, st: os.stat_result, lib: Library) -> None: ...
 
 
 # --- the whole run -------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable, Sequence
 
 from .. import __version__
 from ..errors import LdcacheError
@@ -13,6 +12,10 @@ from . import build as _build
 from . import dump as _dump
 from . import inspect as _inspect
 from . import tools as _tools
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Sequence
 
 __all__ = ["main", "build_parser"]
 

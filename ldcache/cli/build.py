@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Sequence
+
     from ..build import BuildOptions, BuildResult
 
 DEFAULT_GENERATOR = f"ldcache {__version__}"

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from .inspect import _cache_args, _out, read_cache_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 
 def add_parsers(sub: Any) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from ..format import Cache, build, parse
 from ..glibc import Behaviour, behaviour
 from ..jsonout import cache_json, dumps, info_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 #: Largest cache file ldcache reads (glibc's own caches are well under 1 MiB).
 MAX_CACHE_BYTES = 256 << 20

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from ..jsonout import dumps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 #: Exit statuses of these commands (README: "Errors and exit codes").
 EXIT_YES, EXIT_NO, EXIT_TROUBLE = 0, 1, 2

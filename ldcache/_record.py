@@ -1,0 +1,107 @@
+"""``Record``: ``typing.NamedTuple``'s class syntax, without importing ``typing``.
+
+The commands' start-up time is budgeted (bench/), and ``typing`` with what it pulls in
+(``collections``, ``functools``, ``re``…) costs a ``print`` or a hook more than its work.
+A class written as
+
+    class Entry(Record):
+        flags: int
+        key: bytes
+        osversion: int = 0
+
+becomes a tuple subclass with the same behaviour as the ``NamedTuple`` it reads like:
+positional and keyword construction with trailing defaults, fields by name and index,
+``_fields``, ``_field_defaults``, ``_make``, ``_replace``, ``_asdict``, ``repr``, equality and
+hashing as tuples, pickling.  Methods, properties and class attributes written in the body
+are kept.  Type checkers see ``typing.NamedTuple`` itself (``TYPE_CHECKING`` below), so the
+classes are checked exactly as before.
+"""
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import NamedTuple as Record
+else:
+    try:  # the accessor namedtuple uses (C); a property over a lambda where it is missing
+        from _collections import _tuplegetter
+    except ImportError:  # pragma: no cover - other interpreters
+        def _tuplegetter(index, doc):
+            return property(lambda self: self[index], doc=doc)
+
+    _SPECIAL = frozenset(("__module__", "__qualname__", "__annotations__", "__doc__",
+                          "__slots__", "__dict__", "__weakref__"))
+
+    def _make_new(name, fields, defaults):
+        # Compiled once per class, like namedtuple's: construction then costs what a
+        # tuple's does.  The field names are identifiers checked below.
+        params = ", ".join(fields)
+        code = f"lambda _cls, {params}: _tuple_new(_cls, ({params}{',' if fields else ''}))"
+        new = eval(code, {"_tuple_new": tuple.__new__, "__builtins__": {}})
+        new.__defaults__ = defaults or None
+        new.__name__ = "__new__"
+        new.__qualname__ = f"{name}.__new__"
+        return new
+
+    class _RecordMeta(type):
+        def __new__(mcls, name, bases, ns):
+            if ns.get("_root_", False):
+                return super().__new__(mcls, name, bases, ns)
+            fields = tuple(ns.get("__annotations__", {}))
+            for f in fields:
+                if not f.isidentifier() or f.startswith("_"):
+                    raise ValueError(f"{name}: bad field name {f!r}")
+            defaults = []
+            for f in fields:
+                if f in ns:
+                    defaults.append(ns[f])
+                elif defaults:
+                    raise TypeError(f"{name}: field {f!r} without a default follows one "
+                                    "with a default")
+            body = {k: v for k, v in ns.items() if k not in _SPECIAL and k not in fields}
+            body.update(
+                __slots__=(),
+                __module__=ns.get("__module__"),
+                __qualname__=ns.get("__qualname__", name),
+                __doc__=ns.get("__doc__") or f"{name}({', '.join(fields)})",
+                _fields=fields,
+                _field_defaults=dict(zip(fields[len(fields) - len(defaults):], defaults)),
+                __new__=_make_new(name, fields, tuple(defaults)),
+                __match_args__=fields,
+            )
+            for i, f in enumerate(fields):
+                body[f] = _tuplegetter(i, f"Alias for field number {i}")
+            cls = type.__new__(type, name, (_RecordBase,), body)
+            return cls
+
+    class _RecordBase(tuple):
+        __slots__ = ()
+        _fields: tuple = ()
+
+        @classmethod
+        def _make(cls, iterable):
+            values = tuple(iterable)
+            if len(values) != len(cls._fields):
+                raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(values)}")
+            return tuple.__new__(cls, values)
+
+        def _replace(self, **changes):
+            values = [changes.pop(f, v) for f, v in zip(self._fields, self)]
+            if changes:
+                raise TypeError(f"Got unexpected field names: {list(changes)!r}")
+            return tuple.__new__(type(self), values)
+
+        def _asdict(self):
+            return dict(zip(self._fields, self))
+
+        def __repr__(self):
+            inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+            return f"{type(self).__name__}({inner})"
+
+        def __getnewargs__(self):
+            return tuple(self)
+
+    class Record(metaclass=_RecordMeta):
+        """Base of the record classes: see the module docstring."""
+
+        _root_ = True
+
+__all__ = ["Record"]
