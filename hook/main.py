@@ -93,10 +93,13 @@ def import_lines(paths: "list[str]") -> str:
     lines = "import sys\n" f"sys.path[len(sys.path):] = {paths!r}\n"
     if os.path.basename(_PACKAGE_DIR) != PACKAGE:
         init = os.path.join(_PACKAGE_DIR, "__init__.py")
-        lines += ("import importlib.util as _u\n"
-                  f"_s = _u.spec_from_file_location({PACKAGE!r}, {init!r}, "
+        # importlib's own frozen halves, loaded at start-up (importlib.util imports
+        # contextlib and more: milliseconds of a hook's budget).
+        lines += ("from _frozen_importlib_external import spec_from_file_location as _sf\n"
+                  "from _frozen_importlib import module_from_spec as _mf\n"
+                  f"_s = _sf({PACKAGE!r}, {init!r}, "
                   f"submodule_search_locations=[{_PACKAGE_DIR!r}])\n"
-                  "_m = _u.module_from_spec(_s)\n"
+                  "_m = _mf(_s)\n"
                   f"sys.modules[{PACKAGE!r}] = _m\n"
                   "_s.loader.exec_module(_m)\n")
     return lines

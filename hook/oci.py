@@ -13,7 +13,6 @@ still only opened if it is a regular file, without blocking.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
@@ -59,6 +58,33 @@ def _read_bounded(stream: BinaryIO, limit: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
+class _ScanContext:
+    """What ``json.JSONDecoder()`` hands the C scanner: the same settings, so the same
+    values."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"),
+                      "NaN": float("nan")}.__getitem__
+    memo: Dict[str, Any] = {}
+
+
+def _scan_first(text: str) -> Any:
+    """The first JSON value of ``text`` with the C scanner that ``json`` itself uses,
+    without importing ``json`` (which imports ``re``: more start-up time than a small hook's
+    whole job).  Any failure raises, and the caller decodes again with ``json`` for its
+    exact error message; where ``_json`` is missing, that is every time."""
+    import _json
+
+    ctx = _ScanContext()
+    ctx.memo = {}
+    value, _ = _json.make_scanner(ctx)(text, 0)  # type: ignore[arg-type]
+    return value
+
+
 def _decode_first(data: bytes, what: str) -> Any:
     """The first JSON value in ``data`` (what follows it is ignored, as Go's Decoder does)."""
     try:
@@ -69,6 +95,12 @@ def _decode_first(data: bytes, what: str) -> Any:
     text = text.lstrip(" \t\r\n")
     if not text:
         raise StateError(f"failed to decode {what}: no JSON data (empty input)")
+    try:
+        return _scan_first(text)
+    except Exception:  # noqa: BLE001 - decoded again below, for json's own message
+        pass
+    import json
+
     try:
         value, _ = json.JSONDecoder().raw_decode(text)
     except json.JSONDecodeError as e:

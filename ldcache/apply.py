@@ -14,64 +14,26 @@ most such temporaries; they are hidden names no scan looks at, and the next run 
 them (:func:`write_cache`: the cache's; :func:`apply_plan`: the links' in each directory
 it links in; the aux cache's in :mod:`ldcache.auxcache`).  Removing them is only safe
 when no other run is between creating and renaming one, so it is done only while holding
-:func:`locked` — an advisory ``flock`` on the root directory that every ldcache run takes
-around its writes (bounded wait: :data:`ldcache.limits.LOCK_WAIT_SECONDS`; without the
-lock nothing is removed).  :func:`locked` is reentrant per :class:`Root`, so a caller may
-hold it around a whole run (plan included) and the calls here nest inside.
+:class:`ldcache.lock.locked` — the run lock every ldcache run takes around its writes
+(without the lock nothing is removed).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 
 from .errors import RootError
 from .format import Cache, build
 from .inroot import DT_DIR, TEMP_NAME_RE, Dir, Root
-from .limits import LOCK_WAIT_SECONDS, run_lock
+from .lock import locked
 from .scan import Header, LinkOp, Message, Plan, Removal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
+    from typing import BinaryIO, Callable, Dict, Optional
 
-__all__ = ["apply_plan", "write_cache", "Report", "locked"]
-
-# ------------------------------------------------------------------------------ locking
-
-_held: Dict[int, Tuple[object, int, bool]] = {}
-
-
-@contextmanager
-def locked(root: Root, wait: float = LOCK_WAIT_SECONDS) -> Iterator[bool]:
-    """Hold the run lock of ``root`` (reentrant); yields whether it is really held."""
-    key = id(root)
-    entry = _held.get(key)
-    if entry is not None:
-        d, depth, held = entry
-        _held[key] = (d, depth + 1, held)
-        try:
-            yield held
-        finally:
-            d, depth, held = _held[key]
-            _held[key] = (d, depth - 1, held)
-        return
-    try:
-        d = root.opendir(b"/")
-    except RootError:
-        yield False
-        return
-    try:
-        with run_lock(d.fd, wait) as held:
-            _held[key] = (d, 1, held)
-            try:
-                yield held
-            finally:
-                del _held[key]
-    finally:
-        d.close()
-
+__all__ = ["apply_plan", "write_cache", "Report"]
 
 def _remove_stale_link_temps(d: Dir) -> int:
     try:

@@ -79,7 +79,7 @@ class AuxCache:
 
     def save(self, root: object) -> None:
         """Write the results used in this run; silently give up on any failure, as ldconfig."""
-        from .apply import locked
+        from .lock import locked
 
         try:
             # Like ldconfig: create the last level only (not /var/cache itself).

@@ -118,7 +118,7 @@ def run_build(options: BuildOptions, *, root: Root | None = None,
     if root is None:
         with Root(options.root) as opened:
             return run_build(options, root=opened, info=info)
-    from .apply import locked
+    from .lock import locked
 
     # One run at a time per root: a run that planned before another's configuration
     # change must not write its cache after it (ldcache.limits.LOCK_WAIT_SECONDS).

@@ -41,7 +41,7 @@ from .errors import RootError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, List, Optional, Tuple, TypeVar, Union
+    from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union
 
 __all__ = [
     "DT_UNKNOWN",
@@ -520,6 +520,8 @@ class Root:
     """
 
     path: bytes
+    #: The run lock's state while a run holds it (:mod:`ldcache.lock`), else None.
+    run_lock: Any = None
 
     def __init__(self, path: PathArg = "/", *, use_openat2: Optional[bool] = None) -> None:
         self._fd = -1

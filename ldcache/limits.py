@@ -17,18 +17,15 @@ import it at start-up without a cycle or a cost).
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import time
-from contextlib import contextmanager
 
 from ._record import Record
 from .errors import LdcacheError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Iterator, List, Optional
+    from typing import List, Optional
 
 __all__ = [
     "MAX_DIR_ENTRIES",
@@ -37,7 +34,6 @@ __all__ = [
     "LimitExceeded",
     "Deadline",
     "check_dir_entries",
-    "run_lock",
     "Limit",
     "table",
 ]
@@ -53,7 +49,7 @@ MAX_DIR_ENTRIES = 100_000
 MAX_RUN_SECONDS = 60.0
 
 #: How long a run waits for another ldcache run on the same root (the advisory lock on
-#: the root directory, :func:`run_lock`) before going on without it.  Another container
+#: the root directory, :mod:`ldcache.lock`) before going on without it.  Another container
 #: sharing the root could hold the lock forever: waiting is bounded.
 LOCK_WAIT_SECONDS = 10.0
 
@@ -91,40 +87,6 @@ def check_dir_entries(count: int, path: bytes | str, limit: int = MAX_DIR_ENTRIE
 
 
 # ------------------------------------------------------------------------------ the lock
-
-@contextmanager
-def run_lock(fd: int, wait: float = LOCK_WAIT_SECONDS) -> Iterator[bool]:
-    """Hold an exclusive ``flock`` on ``fd`` (a root's directory) for the block.
-
-    Yields True when the lock is held, False when it could not be had within ``wait``
-    seconds or the file system does not support it; the block runs either way (every
-    write is atomic on its own; the lock only orders whole runs and makes removing
-    stale temporary files safe).  Polls with ``LOCK_NB`` so a holder that never lets go
-    costs at most ``wait``."""
-    end = time.monotonic() + wait
-    held = False
-    delay = 0.002
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = True
-            break
-        except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EINTR):
-                break  # ENOLCK, EINVAL (no flock here): go on without it
-        if time.monotonic() >= end:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    try:
-        yield held
-    finally:
-        if held:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            except OSError:
-                pass
-
 
 # ------------------------------------------------------------------------------ the table
 

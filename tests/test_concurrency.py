@@ -124,8 +124,8 @@ def test_concurrent_hooks_lose_no_folder(tmp_path: Path) -> None:
 def test_lock_is_exclusive_and_bounded(tmp_path: Path) -> None:
     """The run lock excludes a second holder, and a holder that never lets go costs a
     waiter at most the wait (the run then goes on unlocked)."""
-    from ldcache.apply import locked
     from ldcache.inroot import Root
+    from ldcache.lock import locked
 
     (tmp_path / "etc").mkdir()
     with Root(str(tmp_path)) as a, Root(str(tmp_path)) as b:

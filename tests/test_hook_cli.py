@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from hookroots import PROJECT, glibc_rootfs, hook_launcher, run_hook, state, write_bundle  # noqa: F401
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ldcache_hook.commands import HOOKS, build_parser, env_bool, parse, parse_bool, shape_of
 from ldcache_hook.main import boot_code, isolated_sys_path, run
 from ldcache_hook.oci import MAX_STATE_BYTES
@@ -584,3 +586,44 @@ def test_boot_code_and_sys_path():
     p = subprocess.run([sys.executable, "-I", "-S", "-c", code, "/x/nvidia-ctk", "hook", "y"],
                        capture_output=True, cwd="/", env={})
     assert (p.returncode, p.stderr) == (0, b"nvidia-ctk: warning: Unsupported CDI hook: y\n")
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON_VALUES, tail=st.sampled_from(["", " ", "\n{}", " trailing", "]"]),
+       cut=st.integers(min_value=0, max_value=40))
+def test_state_decoder_is_json_s(value, tail, cut):
+    """The state is decoded with json's own C scanner, without importing json: the same
+    value as ``json.JSONDecoder().raw_decode`` for every text, and for a text json rejects,
+    json's own message (the scanner's failure falls back to json)."""
+    import json
+
+    from ldcache_hook.oci import StateError, _decode_first
+
+    text = json.dumps(value) + tail
+    for candidate in (text, text[:max(1, len(text) - cut)]):
+        try:
+            want = ("value", json.JSONDecoder().raw_decode(candidate.lstrip(" \t\r\n"))[0])
+        except json.JSONDecodeError as e:
+            want = ("error", f"failed to decode x: {e.msg} at line {e.lineno} column {e.colno}")
+        try:
+            got = ("value", _decode_first(candidate.encode(), "x"))
+        except StateError as e:
+            got = ("error", str(e))
+        assert got == want, candidate
+
+
+def test_state_decoder_constants():
+    """NaN and the infinities, which json accepts, decode as json decodes them."""
+    import math
+
+    from ldcache_hook.oci import _decode_first
+
+    got = _decode_first(b'[NaN, Infinity, -Infinity, 1e400, -0.0, 12345678901234567890]', "x")
+    assert math.isnan(got[0]) and got[1:4] == [math.inf, -math.inf, math.inf]
+    assert str(got[4]) == "-0.0" and got[5] == 12345678901234567890
