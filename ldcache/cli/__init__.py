@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from .. import __version__
 from ..errors import LdcacheError
-from . import build as _build
-from . import dump as _dump
-from . import inspect as _inspect
-from . import tools as _tools
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
     from typing import Any, Callable, Sequence
 
 __all__ = ["main", "build_parser"]
@@ -47,6 +43,8 @@ class _OnlyCommand:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``ldcache`` argument parser; with ``command``, only that command's subparser is
     built (the command line names it)."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ldcache",
         description="Read, inspect, convert and build glibc's ld.so.cache without running "
@@ -56,18 +54,30 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     target: Any = sub if command is None else _OnlyCommand(sub, command)
-    for module in _command_modules():
+    for module in _command_modules(command):
         module.add_parsers(target)
     return parser
 
 
-#: Every subcommand (tests check this against the full parser).
-COMMANDS = ("print", "info", "convert", "dump", "build", "diff", "lookup", "verify", "explain")
+#: Every subcommand and the module declaring it (tests check this against the full parser).
+COMMAND_MODULES = {
+    "print": "inspect", "info": "inspect", "convert": "inspect", "dump": "dump",
+    "build": "build", "diff": "tools", "lookup": "tools", "verify": "tools", "explain": "tools",
+}
+COMMANDS = tuple(COMMAND_MODULES)
 
 
-def _command_modules() -> list:
-    modules: list = [_inspect, _dump, _build, _tools]
-    return modules
+def _command_modules(command: str | None = None) -> list:
+    """The modules declaring ``command`` (None: every command), in help order; only those
+    are imported."""
+    names = ("inspect", "dump", "build", "tools") if command is None else \
+        (COMMAND_MODULES[command],)
+    return [__import__(f"{__name__}.{n}", fromlist=["add_parsers"]) for n in names]
+
+
+def is_ldconfig_name(argv0: str) -> bool:
+    """Invoked as ``ldconfig`` (a symlink to ldcache): ldconfig's own command line."""
+    return os.path.basename(argv0).startswith("ldconfig")
 
 
 def error_line(prog: str, message: str) -> None:
@@ -83,7 +93,7 @@ def describe_os_error(exc: OSError) -> str:
     return f"{name}: {reason}" if name is not None else reason
 
 
-def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str,
+def run(func: Callable[[Any], int], args: Any, prog: str,
         failure: int = EXIT_FAILURE) -> int:
     """``func(args)``; an error is one line on stderr and exit status ``failure``."""
     try:
@@ -108,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A run only makes objects that live until it ends: the cyclic collector and the
     # interpreter's teardown would cost more time than they free.
     gc.disable()
-    name = "ldconfig" if _build.is_ldconfig_name(sys.argv[0]) else "ldcache"
+    name = "ldconfig" if is_ldconfig_name(sys.argv[0]) else "ldcache"
     if _reads_only(sys.argv[1:], name):
         _die_on_sigpipe()
     status = _main(sys.argv[1:], name)
@@ -139,10 +149,22 @@ def _reads_only(argv: list[str], name: str) -> bool:
 
 def _main(argv: list[str], name: str) -> int:
     if name == "ldconfig":
-        return _finish(_build.ldconfig_main(argv))
+        from .build import ldconfig_main
+
+        return _finish(ldconfig_main(argv))
     # (--help, --version and usage errors leave through SystemExit, as argparse does.)
     command = argv[0] if argv and argv[0] in COMMANDS else None
-    args = build_parser(command).parse_args(argv)
+    args: Any = None
+    if command is not None:
+        # The plain command lines without argparse (see .fastargs); argparse for the rest.
+        from .fastargs import Recorder, parse
+
+        rec = Recorder(only=command)
+        for module in _command_modules(command):
+            module.add_parsers(rec)
+        args = parse(rec.commands[command], argv[1:], {"command": command})
+    if args is None:
+        args = build_parser(command).parse_args(argv)
     return _finish(run(args.func, args, "ldcache",
                        getattr(args, "failure_status", EXIT_FAILURE)))
 

@@ -6,7 +6,6 @@ Also the ``ldconfig`` personality: invoked under the name ``ldconfig`` (a symlin
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -14,6 +13,7 @@ from .. import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
     from typing import Any, Sequence
 
     from ..build import BuildOptions, BuildResult
@@ -121,35 +121,40 @@ def summary_line(options: "BuildOptions", result: "BuildResult") -> str:
 
 # --- the ldconfig personality ----------------------------------------------------------------
 
-def ldconfig_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ldconfig", description="Configure dynamic linker "
-                                "run-time bindings (ldcache, executing nothing).")
+def _ldconfig_arguments(p: Any) -> None:
     add_build_options(p, ldconfig_names=True)
     p.add_argument("-p", "--print-cache", dest="print_cache", action="store_true",
                    help="print the cache")
     p.add_argument("-V", "--version", action="version",
                    version=f"ldconfig (ldcache {__version__})")
+
+
+def ldconfig_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="ldconfig", description="Configure dynamic linker "
+                                "run-time bindings (ldcache, executing nothing).")
+    _ldconfig_arguments(p)
     return p
 
 
 def ldconfig_main(argv: Sequence[str]) -> int:
     from ..format import LAYOUTS
     from . import run
+    from .fastargs import Namespace, Recorder, parse
 
-    args = ldconfig_parser().parse_args(list(argv))
+    rec = Recorder()
+    _ldconfig_arguments(rec)
+    args: Any = parse(rec, list(argv))
+    if args is None:
+        args = ldconfig_parser().parse_args(list(argv))
     if args.format is not None and args.format not in LAYOUTS:
         args.format = None  # glibc ignores an unknown -c value
     if args.print_cache:
-        from argparse import Namespace
-
         from .inspect import cmd_print
 
         ns = Namespace(cache=args.cache or "/etc/ld.so.cache", root=args.root,
                        glibc=args.glibc, json=False)
         return run(cmd_print, ns, "ldconfig")
     return run(lambda a: cmd_build(a, "ldconfig"), args, "ldconfig")
-
-
-def is_ldconfig_name(argv0: str) -> bool:
-    return os.path.basename(argv0).startswith("ldconfig")
 

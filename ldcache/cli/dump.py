@@ -7,13 +7,13 @@ does not pay for it.
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from .inspect import _cache_args, _out, read_cache_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
     from typing import Any
 
 

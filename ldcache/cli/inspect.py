@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from ..format import Cache, build, parse
 from ..glibc import Behaviour, behaviour
-from ..jsonout import cache_json, dumps, info_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
     from typing import Any
 
 #: Largest cache file ldcache reads (glibc's own caches are well under 1 MiB).
@@ -107,6 +106,8 @@ def _out(data: bytes) -> None:
 def cmd_print(args: argparse.Namespace) -> int:
     data, name = read_cache_bytes(args.cache, args.root)
     if args.json:
+        from ..jsonout import cache_json, dumps
+
         cache = _parse(data, name) if data else Cache()
         _out(dumps(cache_json(cache, name)))
         return 0
@@ -125,6 +126,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     data, name = read_cache_bytes(args.cache, args.root)
     cache = _parse(data, name)
     from ..format import decode
+    from ..jsonout import dumps, info_json
 
     raw = decode(data)
     info = info_json(cache, raw, name, len(data))

@@ -7,7 +7,6 @@ unusable root; the one-line error names it) — also 2 for a bad command line.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -15,6 +14,7 @@ from ..jsonout import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
     from typing import Any
 
 #: Exit statuses of these commands (README: "Errors and exit codes").
