@@ -664,20 +664,27 @@ def soname_from_file_name(lib: bytes) -> bytes:
     return lib
 
 
-def process_file(fd: int, size: int, path: bytes, arch: Arch,
-                 behaviour: Behaviour) -> Library | Reject:
+def process_file(fd: int, size: int, path: bytes, arch: Arch, behaviour: Behaviour, *,
+                 seen: dict | None = None, key: object = None) -> Library | Reject:
     """glibc ``process_file`` for the file open on ``fd`` (``size`` = its ``st_size``).
 
     ``path`` is the name ldconfig prints (``<dir as written>/<entry name>``); its last
     component is the ``lib`` argument (a.out pseudo-soname).  Returns the
     :class:`Library` ldconfig enters or the :class:`Reject` it skips.  Never raises for
     any file content; a read error gives ldconfig's "Cannot mmap file" reject.
+
+    ``seen``: a result that is the same whatever name the file is reached by (an ELF
+    library without warnings; not an a.out one, whose soname is its name, nor a reject,
+    whose message names it) is stored there under ``key``.
     """
     name = os.fsdecode(path)
     try:
-        return _process(fd, size, path, name, arch, behaviour)
+        res = _process(fd, size, path, name, arch, behaviour)
     except OSError:
         return Reject(f"Cannot mmap file {name}.\n")
+    if seen is not None and type(res) is _ElfLibrary:
+        seen[key] = res
+    return res
 
 
 def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
@@ -720,7 +727,16 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
         flag, res = _wrapper(r, head, name, arch, b, warnings)
     except _Fail as exc:
         return Reject(exc.message, exc.verbose_only, tuple(warnings))
-    return Library(flag, res.soname, res.isa, res.osversion, tuple(warnings))
+    if warnings:
+        return Library(flag, res.soname, res.isa, res.osversion, tuple(warnings))
+    return _ElfLibrary(flag, res.soname, res.isa, res.osversion)
+
+
+class _ElfLibrary(Library):
+    """A :class:`Library` read from ELF headers alone, without warnings: the same result
+    whatever name the file is reached by."""
+
+    __slots__ = ()
 
 
 _WALKS: dict[tuple[int, int], tuple[Arch, Behaviour, _Walk, _Walk]] = {}

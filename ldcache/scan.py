@@ -262,6 +262,8 @@ class _Scanner:
         self.aux = aux
         #: the run's time budget (ldcache.limits.MAX_RUN_SECONDS)
         self.deadline = Deadline()
+        #: what each file read so far gave, by inode and version (see :meth:`_probe`)
+        self.seen: dict[tuple[int, int, int, int, int], Library] = {}
 
     def msg(self, text: str, verbose: bool = False) -> None:
         if verbose and not self.opt.verbose:
@@ -406,10 +408,18 @@ class _Scanner:
 
     def _probe(self, h: FileHandle, file_name: bytes, is_link: bool) -> Library | None:
         st = h.st
+        # Each file is read once per run: a SONAME link and the library it names are one
+        # inode (ldconfig reads both).  Only results that do not depend on the name are
+        # kept (process_file decides).
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        seen = self.seen.get(key)
+        if seen is not None:
+            return seen
         if self.aux is not None:
             hit = self.aux.lookup(st)
             if hit is not None:
                 self.plan.reused += 1
+                self.seen[key] = hit
                 return hit
         try:
             fd = h.open()
@@ -420,7 +430,8 @@ class _Scanner:
                 self.msg(f"Input file {_s(file_name)} not found.\n")
             return None
         try:
-            result = process_file(fd, st.st_size, file_name, self.arch, self.b)
+            result = process_file(fd, st.st_size, file_name, self.arch, self.b,
+                                  seen=self.seen, key=key)
         finally:
             os.close(fd)
         self.plan.probed += 1

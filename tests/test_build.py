@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -128,9 +129,25 @@ def test_aux_cache_same_output(tmp_path, generator):
     from ldcache.build import BuildOptions, run_build
     warm = run_build(BuildOptions(root=str(root), generator=generator))
     assert warm.cache_bytes == cold and warm.plan is not None
-    # Only the files that are no library (never remembered, as in ldconfig) are read again.
-    assert warm.plan.reused >= 30 and warm.plan.probed <= 6
+    # Only the files that are no library (never remembered, as in ldconfig) are read again;
+    # a SONAME link and its library are one file, taken from the aux cache once.
+    assert warm.plan.reused >= 25 and warm.plan.probed <= 6
     again = run_build(BuildOptions(root=str(root), generator=generator, ignore_aux=True))
     assert again.cache_bytes == cold and again.plan is not None
     assert again.plan.reused == 0
     assert again.plan.probed == warm.plan.probed + warm.plan.reused
+    # Each file is read once per run, whatever number of names reach it.
+    from ldcache.inroot import Root
+
+    files, names = set(), 0
+    with Root(root) as r:
+        for d in again.plan.directories:
+            for name, _ in r.listdir(d) if r.exists(d) else ():
+                try:
+                    st = r.stat(d + b"/" + name)  # symlinks followed in the root
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and b".so" in name:
+                    files.add((st.st_dev, st.st_ino))
+                    names += 1
+    assert again.plan.probed <= len(files) < names  # never more reads than files
