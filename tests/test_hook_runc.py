@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -241,3 +242,115 @@ def test_runc_hook_failure_stops_the_container(runc, programs, tmp_path):
     p = runc.run(bundle)
     assert p.returncode != 0
     assert b"invalid symlink specification" in p.stderr
+
+
+# ------------------------------------------------- disable-device-node-modification under runc
+
+#: Run inside ``unshare --mount --propagation private``: a tmpfs over /proc/driver holding
+#: the stand-in NVIDIA params (the "host's", as every process of this namespace sees
+#: them), then ``runc run`` (its container's mount namespace is copied from this one, so
+#: the createContainer hook — run there before the pivot — reads the stand-in as the
+#: host's file); then what this namespace shows afterwards.  One JSON document.
+_RUNC_NS_SCRIPT = r'''
+import json, os, subprocess, sys
+
+a = json.loads(sys.argv[1])
+
+
+def mounts(under):
+    out = []
+    for line in open("/proc/self/mountinfo"):
+        point = line.split()[4]
+        if point == under or point.startswith(under + "/"):
+            out.append(point)
+    return sorted(out)
+
+
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0555", "tmpfs", "/proc/driver"],
+               check=True)
+os.mkdir("/proc/driver/nvidia")
+with open("/proc/driver/nvidia/params", "w") as f:
+    f.write(a["params"])
+before = mounts("/proc/driver") + mounts(a["rootfs"])
+p = subprocess.run(a["run"], capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+subprocess.run(a["delete"], capture_output=True)
+with open("/proc/driver/nvidia/params") as f:
+    host_after = f.read()
+print(json.dumps({"rc": p.returncode, "stdout": p.stdout.decode(), "stderr": p.stderr.decode(),
+                  "mounts_before": before,
+                  "mounts_after": mounts("/proc/driver") + mounts(a["rootfs"]),
+                  "host_after": host_after}))
+'''
+
+_NV_PARAMS = ("ResmanDebugLevel: 4294967295\nRmLogonRC: 1\nModifyDeviceFiles: 1\n"
+              "DeviceFileUID: 0\nDeviceFileGID: 0\nDeviceFileMode: 438\n")
+
+
+@pytest.mark.parametrize("with_hook", [True, False], ids=["hook", "control"])
+def test_runc_disable_device_node_modification(runc, programs, tmp_path, with_hook):
+    """runc runs ``nvidia-cdi-hook disable-device-node-modification`` as a createContainer
+    hook; the host's /proc/driver/nvidia/params is a stand-in saying ``ModifyDeviceFiles:
+    1`` (a tmpfs over /proc/driver in a private mount namespace runc is started in), and
+    the container's /proc is that procfs, bound (runc allows only a procfs there), so the
+    file exists in the container as on an NVIDIA host.  The container's process sees the
+    copy saying ``0``, mode 0444, and cannot open it for writing (EROFS, even as root);
+    the host's file is unchanged, and nothing is left mounted or made in the root.  The
+    control, the same container without the hook, sees the stand-in itself, writable."""
+    from hookroots import build_view, parse_view
+
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        pytest.skip("no unshare/mount (util-linux) on this machine")
+    if not os.path.isdir("/proc/driver"):
+        pytest.skip("no /proc/driver to cover with a tmpfs")
+    if os.path.exists("/proc/driver/nvidia/params"):
+        pytest.skip("this machine has an NVIDIA driver loaded (/proc/driver/nvidia/params)")
+    params = "/proc/driver/nvidia/params"
+    hook = {"path": str(programs["nvidia-cdi-hook"]),
+            "args": ["nvidia-cdi-hook", "disable-device-node-modification"],
+            "env": CLEAN_ENV}
+    bundle = make_bundle(tmp_path / "bundle", glibc_rootfs, [], [hook] if with_hook else None)
+    rootfs = bundle / "rootfs"
+    (rootfs / "run").mkdir()
+    shutil.copy2(build_view(), rootfs / "view")
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["/view", f"hex:{params}", f"lstat:{params}",
+                                 f"append:{params}", "list:/run", "hex:/proc/self/mountinfo"]
+    # root with CAP_DAC_OVERRIDE: only the read-only mount can refuse the write (without it
+    # the 0444 mode alone gives EACCES first)
+    for caps in config["process"]["capabilities"].values():
+        caps.append("CAP_DAC_OVERRIDE")
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/proc"]
+    config["mounts"].insert(0, {"destination": "/proc", "type": "bind", "source": "/proc",
+                                "options": ["rbind", "nosuid", "noexec", "nodev"]})
+    (bundle / "config.json").write_text(json.dumps(config, indent=1))
+    script = tmp_path / "ns.py"
+    script.write_text(_RUNC_NS_SCRIPT)
+    cid = f"cdihook-{uuid.uuid4().hex[:12]}"
+    args = {"params": _NV_PARAMS, "rootfs": str(rootfs),
+            "run": runc.cmd("run", "--bundle", str(bundle), cid),
+            "delete": runc.cmd("delete", "--force", cid)}
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                        str(script), json.dumps(args)], capture_output=True, timeout=180,
+                       cwd="/")
+    assert p.returncode == 0, p.stderr.decode()
+    r = json.loads(p.stdout)
+    assert r["rc"] == 0, r
+    view = parse_view(r["stdout"].encode())
+    mountinfo = bytes.fromhex(view["hex:/proc/self/mountinfo"]).decode().splitlines()
+    options = [line.split()[5].split(",") for line in mountinfo if line.split()[4] == params]
+    if not with_hook:
+        assert bytes.fromhex(view[f"hex:{params}"]).decode() == _NV_PARAMS
+        assert view[f"append:{params}"] == "OK" and options == []
+        return
+    assert bytes.fromhex(view[f"hex:{params}"]).decode() == _NV_PARAMS.replace(
+        "ModifyDeviceFiles: 1", "ModifyDeviceFiles: 0")
+    assert view[f"lstat:{params}"] == "f 0444 0 0"
+    assert view[f"append:{params}"] == "ERR EROFS"
+    assert view["list:/run"] == ""  # no scratch directory in the image's /run
+    # the container's own mount table: the copy on a mount of its own, read-only
+    assert len(options) == 1 and {"ro", "nosuid", "nodev", "noexec"} <= set(options[0]), \
+        mountinfo
+    assert r["host_after"] == _NV_PARAMS
+    assert r["mounts_after"] == r["mounts_before"] == ["/proc/driver"]
+    assert sorted(os.listdir(rootfs / "run")) == []
+    assert not (rootfs / "proc/driver").exists()
