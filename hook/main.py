@@ -240,11 +240,9 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
         return 0
     stream = stdin if stdin is not None else sys.stdin.buffer
     ctx = Context(inv.options, log, stream, hook=spec.name)
-    import importlib
-
     try:
-        module = importlib.import_module(spec.module)
-        hook_run = module.run
+        # (__import__ rather than importlib.import_module: importlib imports warnings.)
+        hook_run = __import__(spec.module, fromlist=["run"]).run
         if process:
             import gc
 

@@ -532,7 +532,17 @@ def _decode_new(raw: RawCache, offset: int) -> None:
     end = strings_start + header.len_strings
     if n and (header.len_strings == 0 or data[end - 1] != 0):
         raise CacheFormatError("string table does not end with NUL", end - 1)
-    for i, entry in enumerate(raw.new_entries):
+    entries = raw.new_entries
+    if not entries:
+        return
+    # The bounds of all the offsets at once (min and max run in C), entry by entry only
+    # to name the one that is out.
+    keys = [e[1] for e in entries]
+    values = [e[2] for e in entries]
+    if strings_start <= offset + min(min(keys), min(values)) and \
+            offset + max(max(keys), max(values)) < end:
+        return
+    for i, entry in enumerate(entries):
         for off in (entry[1], entry[2]):
             if not strings_start <= offset + off < end:
                 raise CacheFormatError(f"string offset {off:#x} of entry {i} outside the "
