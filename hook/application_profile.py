@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from ldcache._record import Record
 from ldcache.errors import RootError
@@ -48,7 +47,7 @@ PROFILE_FILE = PROFILE_DIR + b"/10-container.conf"
 #: Minor numbers the 64-bit mask can hold: 0 to MAX_MINOR.
 MAX_MINOR = 63
 
-_GPU_NAME = re.compile(r"nvidia[0-9]+")
+_GPU_PREFIX = "nvidia"
 _PROFILE_NAME = "_container_"
 _SETTING = "EGLVisibleDGPUDevices"
 
@@ -64,7 +63,13 @@ class DeviceNode(Record):
 
 def select_gpu_minors(nodes: Iterable[DeviceNode]) -> List[int]:
     """The minor numbers of the GPU nodes (``nvidiaN`` character devices), in order."""
-    return [n.minor for n in nodes if n.is_char_device and _GPU_NAME.fullmatch(n.name)]
+    return [n.minor for n in nodes if n.is_char_device and _is_gpu_name(n.name)]
+
+
+def _is_gpu_name(name: str) -> bool:
+    """``nvidia`` followed by one or more ASCII decimal digits."""
+    digits = name[len(_GPU_PREFIX):]
+    return name.startswith(_GPU_PREFIX) and bool(digits) and not digits.strip("0123456789")
 
 
 def gpu_mask(minors: Iterable[int], log: Log) -> int:

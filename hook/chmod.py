@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 
 from ldcache.errors import RootError
@@ -26,13 +25,13 @@ from .paths import in_root
 
 __all__ = ["run", "parse_mode"]
 
-_OCTAL = re.compile(r"[0-7]+")
+_OCTAL_DIGITS = "01234567"
 
 
 def parse_mode(text: str) -> int:
     if not text.strip():
         raise HookError("a non-empty mode must be specified")
-    if not _OCTAL.fullmatch(text):
+    if text.strip(_OCTAL_DIGITS):  # not made of 0-7 only
         raise HookError(f"failed to parse mode {text!r} as octal")
     mode = int(text, 8)
     if mode > 0o7777:

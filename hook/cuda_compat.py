@@ -24,13 +24,9 @@ note (a warning), never the hook.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import stat
 import struct
-import uuid
-from dataclasses import dataclass
 
 from ldcache.errors import RootError
 from ldcache.inroot import DT_REG, Root
@@ -52,24 +48,63 @@ SHT_NOTE = 7
 _MAX_SECTIONS = 1 << 16
 _MAX_SHSTRTAB = 1 << 20
 _MAX_NOTE = 1 << 20
-_LIB = re.compile(rb"libcuda\.so\..*\..*", re.S)
+_LIB_PREFIX = b"libcuda.so."
+
+
+def _is_compat_lib(name: bytes) -> bool:
+    """``libcuda.so.*.*``: ``libcuda.so.`` followed by anything that holds a ``.``."""
+    return name.startswith(_LIB_PREFIX) and b"." in name[len(_LIB_PREFIX):]
+
+
+class _Frozen:
+    """What ``@dataclass(frozen=True)`` gave — equality (field by field, with an instance of
+    the same class only), a hash, a repr ``Name(field=value, …)``, no assignment — for a class
+    whose ``__slots__`` are its fields (``dataclasses`` costs the hook milliseconds to import)."""
+
+    __slots__: Tuple[str, ...] = ()
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
 # semantic versions (Masterminds/semver NewVersion with coercion, as NVIDIA's hook uses)
 
-_LOOSE = re.compile(r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?"
-                    r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
-                    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?")
 _U64 = (1 << 64) - 1
+#: The characters of one dot-separated identifier of a pre-release or build part.
+_IDENT_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
 
 
-@dataclass(frozen=True)
-class SemVer:
+class SemVer(_Frozen):
+    __slots__ = ("major", "minor", "patch", "pre")
     major: int
     minor: int
     patch: int
-    pre: str = ""
+    pre: str
+
+    def __init__(self, major: int, minor: int, patch: int, pre: str = "") -> None:
+        object.__setattr__(self, "major", major)
+        object.__setattr__(self, "minor", minor)
+        object.__setattr__(self, "patch", patch)
+        object.__setattr__(self, "pre", pre)
 
     def compare(self, other: "SemVer") -> int:
         for a, b in ((self.major, other.major), (self.minor, other.minor),
@@ -103,17 +138,64 @@ def _compare_pre(a: str, b: str) -> int:
     return -1 if len(pa) < len(pb) else 1
 
 
+def _digits_end(text: str, i: int) -> int:
+    """The end of the run of ASCII digits 0-9 at ``text[i]`` (``i`` when there is none)."""
+    n = len(text)
+    while i < n and "0" <= text[i] <= "9":
+        i += 1
+    return i
+
+
+def _dotted(text: str) -> bool:
+    """One or more identifiers of ``[0-9A-Za-z-]`` separated by single dots."""
+    return all(part and not part.strip(_IDENT_CHARS) for part in text.split("."))
+
+
+def _loose_parts(text: str) -> Optional[Tuple[str, str, str, str]]:
+    """The coercing grammar (``v?MAJOR(.MINOR)?(.PATCH)?(-PRE)?(+BUILD)?``, numbers of ASCII
+    digits, PRE and BUILD dotted identifiers) matched by the whole ``text``: (major, minor,
+    patch, pre), minor and patch "0" and pre "" when absent; None when it does not match."""
+    i = 1 if text.startswith("v") else 0
+    end = _digits_end(text, i)
+    if end == i:
+        return None
+    nums = [text[i:end], "0", "0"]
+    for k in (1, 2):
+        if text[end:end + 1] != ".":
+            break
+        more = _digits_end(text, end + 1)
+        if more == end + 1:
+            break
+        nums[k] = text[end + 1:more]
+        end = more
+    rest = text[end:]
+    pre = ""
+    if rest.startswith("-"):
+        plus = rest.find("+")
+        pre = rest[1:] if plus < 0 else rest[1:plus]
+        if not _dotted(pre):
+            return None
+        rest = "" if plus < 0 else rest[plus:]
+    if rest.startswith("+"):
+        if not _dotted(rest[1:]):
+            return None
+        rest = ""
+    if rest:
+        return None
+    return nums[0], nums[1], nums[2], pre
+
+
 def parse_semver(text: str) -> Optional[SemVer]:
     """``semver.NewVersion`` (coercing): "575.57.08" → 575.57.8; None when not a version."""
     if not text or len(text) > 256:
         return None
-    m = _LOOSE.fullmatch(text)
-    if m is None:
+    parts = _loose_parts(text)
+    if parts is None:
         return None
-    nums = [int(m.group(1)), int((m.group(2) or ".0")[1:]), int((m.group(3) or ".0")[1:])]
+    nums = [int(parts[0]), int(parts[1]), int(parts[2])]
     if any(n > _U64 for n in nums):
         return None
-    pre = m.group(5) or ""
+    pre = parts[3]
     for part in pre.split(".") if pre else ():
         if part.isdigit() and len(part) > 1 and part[0] == "0":
             return None
@@ -124,12 +206,19 @@ def parse_semver(text: str) -> Optional[SemVer]:
 # the ELF note
 
 
-@dataclass(frozen=True)
-class CompatNote:
+class CompatNote(_Frozen):
+    __slots__ = ("cuda_version", "driver", "device", "format")
     cuda_version: str
     driver: Tuple[int, ...]
     device: Tuple[int, ...]
-    format: int = 0
+    format: int
+
+    def __init__(self, cuda_version: str, driver: Tuple[int, ...], device: Tuple[int, ...],
+                 format: int = 0) -> None:
+        object.__setattr__(self, "cuda_version", cuda_version)
+        object.__setattr__(self, "driver", driver)
+        object.__setattr__(self, "device", device)
+        object.__setattr__(self, "format", format)
 
     def use_compat(self, compat: Optional[SemVer], host_driver: Optional[SemVer],
                    host_cuda: Optional[SemVer]) -> bool:
@@ -266,6 +355,8 @@ def read_compat_note(fd: int, size: int) -> Optional[CompatNote]:
         if name != NOTE_OWNER.encode():
             return None
         desc = _trim(data, 12 + _align_up(namesz, align), descsz)
+        import json  # only for a library with the note (json and re cost milliseconds)
+
         try:
             obj = json.loads(desc.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -329,7 +420,7 @@ def compat_dir(root: Root, compat_root: str, host_driver: str, host_cuda: str,
     except RootError as e:
         log.warning(f"Failed to find CUDA compat library: {why(e)}")
         return None
-    libs = sorted(name for name, dt in entries if dt == DT_REG and _LIB.fullmatch(name))
+    libs = sorted(name for name, dt in entries if dt == DT_REG and _is_compat_lib(name))
     if not libs:
         log.debug("No CUDA forward compatibility libraries in container")
         return None
@@ -359,6 +450,17 @@ def compat_dir(root: Root, compat_root: str, host_driver: str, host_cuda: str,
     return resolved
 
 
+def _uuid4_text(raw: bytes) -> str:
+    """``str(uuid.UUID(bytes=raw, version=4))`` for 16 random bytes ``raw`` (what
+    ``str(uuid.uuid4())`` is; ``uuid`` costs milliseconds to import): the version nibble 4,
+    the RFC 4122 variant bits, lower-case hex as 8-4-4-4-12."""
+    b = bytearray(raw)
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def run(ctx: Context) -> None:
     host_driver = ctx.string("host-driver-version")
     host_cuda = ctx.string("host-cuda-version")
@@ -373,6 +475,6 @@ def run(ctx: Context) -> None:
         d = compat_dir(root, compat_root, host_driver, host_cuda, ctx.log)
         if d is None:
             return
-        path = write_dropin(root, b"00-compat-", [d], lambda: str(uuid.uuid4()))
+        path = write_dropin(root, b"00-compat-", [d], lambda: _uuid4_text(os.urandom(16)))
         ctx.log.debug(f"Adding directories [{os.fsdecode(d)}] to {os.fsdecode(path)}")
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import re
 
 from ldcache.errors import RootError
 from ldcache.inroot import Root
@@ -51,7 +50,8 @@ CONF_D = b"/etc/ld.so.conf.d"
 INCLUDE_LINE = b"include /etc/ld.so.conf.d/*.conf\n"
 #: musl's built-in library path (ldso/dynlink.c), used when no .path file exists.
 MUSL_DEFAULT_PATH = (b"/lib", b"/usr/local/lib", b"/usr/lib")
-_MUSL_ARCH = re.compile(rb"[A-Za-z0-9_+-]+")
+#: The bytes an ARCH of ``ld-musl-ARCH.so.1`` may be made of.
+_MUSL_ARCH_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-"
 _MAX_PATH_FILE = 1 << 20
 
 
@@ -109,9 +109,19 @@ def musl_arches(root: Root) -> List[bytes]:
     for p in root.glob(b"/lib/ld-musl-*.so.1"):
         name = p.rsplit(b"/", 1)[-1]
         arch = name[len(b"ld-musl-"):-len(b".so.1")]
-        if _MUSL_ARCH.fullmatch(arch):
+        if _is_musl_arch(arch):
             out.append(arch)
     return out
+
+
+def _is_musl_arch(arch: bytes) -> bool:
+    """One or more of A-Z, a-z, 0-9, ``_``, ``+``, ``-``."""
+    return bool(arch) and not arch.translate(None, _MUSL_ARCH_BYTES)
+
+
+def _path_entries(data: bytes) -> List[bytes]:
+    """A musl ``.path`` file's text cut at every ``:`` and newline (empty pieces kept)."""
+    return data.replace(b":", b"\n").split(b"\n")
 
 
 def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) -> bool:
@@ -129,7 +139,7 @@ def update_musl_path(root: Root, arch: bytes, folders: List[bytes], log: Log) ->
         entries = folders + [d for d in MUSL_DEFAULT_PATH if d not in known]
         content = b"\n".join(entries) + b"\n"
     else:
-        present = {_norm(e) for e in re.split(rb"[:\n]", data) if e.strip()}
+        present = {_norm(e) for e in _path_entries(data) if e.strip()}
         missing = [f for f in folders if _norm(f) not in present]
         if not missing:
             log.debug(f"{shown} already lists every folder")

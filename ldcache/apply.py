@@ -25,7 +25,7 @@ import sys
 
 from .errors import RootError
 from .format import Cache, build
-from .inroot import DT_DIR, TEMP_NAME_RE, Dir, Root
+from .inroot import DT_DIR, Dir, Root, is_temp_name
 from .lock import locked
 from .scan import Header, LinkOp, Message, Plan, Removal
 
@@ -42,7 +42,7 @@ def _remove_stale_link_temps(d: Dir) -> int:
         return 0
     count = 0
     for name, dtype in entries:
-        if dtype == DT_DIR or not name.startswith(b".") or not TEMP_NAME_RE.fullmatch(name):
+        if dtype == DT_DIR or not name.startswith(b".") or not is_temp_name(name):
             continue
         try:
             count += d.unlink_symlink(name)

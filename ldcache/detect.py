@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 from ._record import Record
@@ -30,11 +29,77 @@ LIBC_CANDIDATES = (
     b"/usr/lib32/libc.so.6",
 )
 
-#: glibc's version banner (``csu/version.c``), e.g. ``GNU C Library (Debian GLIBC
-#: 2.36-9+deb12u14) stable release version 2.36.``
-_BANNER = re.compile(rb"GNU C Library (\([^)\n]{0,200}\) )?([a-z]{1,20}) release version "
-                     rb"(\d+\.\d+(?:\.\d+)?)")
 MAX_LIBC_BYTES = 64 << 20
+
+#: glibc's version banner (``csu/version.c``), e.g. ``GNU C Library (Debian GLIBC
+#: 2.36-9+deb12u14) stable release version 2.36.``: the head, an optional PKGVERSION part
+#: ``(…) `` (at most 200 bytes within the parentheses, no newline and no ``)``), the release
+#: word (1 to 20 of a-z), the middle, and the version DIGITS.DIGITS[.DIGITS] (ASCII digits).
+_BANNER_HEAD = b"GNU C Library "
+_BANNER_MID = b" release version "
+_PKG_MAX = 200
+_RELEASE_MAX = 20
+_LOWER = b"abcdefghijklmnopqrstuvwxyz"
+_DIGITS = b"0123456789"
+
+if TYPE_CHECKING:  # pragma: no cover
+    #: (PKGVERSION part with its parentheses and trailing blank, or b""; release word;
+    #: version text; the offset just past the banner).
+    Banner = tuple[bytes, bytes, bytes, int]
+
+
+def _digits_end(data: bytes, i: int) -> int:
+    """The end of the run of ASCII digits at ``data[i]`` (``i`` when there is none); the
+    work is linear in the run's length, whatever it is."""
+    size = 16
+    while True:
+        seg = data[i:i + size]
+        rest = seg.lstrip(_DIGITS)
+        if rest or len(seg) < size:
+            return i + len(seg) - len(rest)
+        i += size
+        size = min(size * 2, 1 << 16)
+
+
+def _banner_at(data: bytes, start: int) -> "Banner | None":
+    """The banner whose head is at ``data[start]``, or None."""
+    i = start + len(_BANNER_HEAD)
+    pkg = b""
+    if data[i:i + 1] == b"(":
+        close = data.find(b")", i + 1, i + 2 + _PKG_MAX)
+        if close < 0 or b"\n" in data[i + 1:close] or data[close + 1:close + 2] != b" ":
+            return None
+        pkg = data[i:close + 2]
+        i = close + 2
+    seg = data[i:i + _RELEASE_MAX + 1]
+    n = len(seg) - len(seg.lstrip(_LOWER))
+    if not 1 <= n <= _RELEASE_MAX or not data.startswith(_BANNER_MID, i + n):
+        return None
+    release = data[i:i + n]
+    v = i + n + len(_BANNER_MID)
+    end = _digits_end(data, v)
+    if end == v or data[end:end + 1] != b".":
+        return None
+    more = _digits_end(data, end + 1)
+    if more == end + 1:
+        return None
+    end = more
+    if data[end:end + 1] == b".":
+        more = _digits_end(data, end + 1)
+        if more > end + 1:
+            end = more
+    return pkg, release, data[v:end], end
+
+
+def _banner_search(data: bytes) -> "Banner | None":
+    """The first banner in ``data`` (the one starting earliest), or None."""
+    start = data.find(_BANNER_HEAD)
+    while start >= 0:
+        found = _banner_at(data, start)
+        if found is not None:
+            return found
+        start = data.find(_BANNER_HEAD, start + 1)
+    return None
 
 
 class GlibcInfo(Record):
@@ -69,9 +134,9 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
             for path in ([pattern] if libc_path else r.glob(pattern)):
                 found = _banner_in(r, path)
                 if found is not None:
-                    pkg = (found.group(1) or b"").strip()
-                    return GlibcInfo(parse_version(found.group(3)), pkg, found.group(2),
-                                     found.group(3), path)
+                    pkg, release, version, _end = found
+                    return GlibcInfo(parse_version(version), pkg.strip(), release, version,
+                                     path)
         return None
     finally:
         if own:
@@ -79,12 +144,13 @@ def detect_glibc(root: object, libc_path: bytes | None = None) -> GlibcInfo | No
 
 
 #: How much of the libc one read takes, and how much of the previous read is searched again
-#: (a banner cut by a chunk boundary is whole in the next search; the regex bounds its length).
+#: (a banner cut by a chunk boundary is whole in the next search; the banner pattern bounds its
+#: length).
 _CHUNK = 1 << 20
 _OVERLAP = 512
 
 
-def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
+def _banner_in(r: "Root", path: bytes) -> "Banner | None":
     """glibc's version banner in the file at ``path``: read with bounded ``pread`` calls
     (never mapped — a file truncated meanwhile must not fault the process; it just ends)."""
     try:
@@ -103,10 +169,10 @@ def _banner_in(r: "Root", path: bytes) -> "re.Match[bytes] | None":
                 return None  # shrank under us
             window = tail + chunk
             offset += len(chunk)
-            found = _BANNER.search(window)
+            found = _banner_search(window)
             # A match reaching into the last _OVERLAP bytes may be cut short ("2.3" of
             # "2.36"): the next window has it whole.
-            if found is not None and (found.end() <= len(window) - _OVERLAP
+            if found is not None and (found[3] <= len(window) - _OVERLAP
                                       or offset >= size):
                 return found
             tail = window[-_OVERLAP:]

@@ -8,8 +8,6 @@ from running real ldconfigs (see ``vectors/``).
 
 from __future__ import annotations
 
-import re
-
 from ._record import Record
 
 __all__ = ["Behaviour", "behaviour", "parse_version", "supported_version",
@@ -81,17 +79,27 @@ class Behaviour(Record):
         return "unknown" if self.libc5_classification else "unknown or unsupported flag"
 
 
-_VERSION_RE = re.compile(rb"^(\d+)\.(\d+)")
+def _digits_end(s: bytes, i: int) -> int:
+    """The end of the run of ASCII decimal digits starting at ``s[i]`` (``i`` if none)."""
+    n = len(s)
+    while i < n and 0x30 <= s[i] <= 0x39:
+        i += 1
+    return i
 
 
 def parse_version(text: str | bytes) -> tuple[int, int]:
-    """``"2.36"`` or ``"2.36-9+deb12u14"`` → ``(2, 36)``; ValueError otherwise."""
+    """``"2.36"`` or ``"2.36-9+deb12u14"`` → ``(2, 36)``; ValueError otherwise.
+
+    What matters is the start of the text (surrounding ASCII white space stripped): ASCII
+    digits, ``.``, ASCII digits; anything may follow."""
     raw = text.encode() if isinstance(text, str) else text
-    m = _VERSION_RE.match(raw.strip())
-    if not m:
+    s = raw.strip()
+    dot = _digits_end(s, 0)
+    end = _digits_end(s, dot + 1) if 0 < dot < len(s) and s[dot] == 0x2E else 0
+    if end <= dot + 1:
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         raise ValueError(f"not a glibc version: {shown!r}")
-    return int(m.group(1)), int(m.group(2))
+    return int(s[:dot]), int(s[dot + 1:end])
 
 
 def supported_version(text: str) -> tuple[int, int]:

@@ -30,11 +30,8 @@ The semantics are those of glibc's ``chroot_canon`` (ldconfig spec §7.6) and of
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import functools
 import os
-import re
 import stat
 
 from .errors import RootError
@@ -58,7 +55,7 @@ __all__ = [
     "FileHandle",
     "openat2_available",
     "temp_name",
-    "TEMP_NAME_RE",
+    "is_temp_name",
 ]
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
@@ -103,14 +100,10 @@ _TEMP_NAME_ROOM = _NAME_MAX - 1 - len(_TEMP_MARK) - 6  # '.' + NAME + mark + 6 r
 
 # --------------------------------------------------------------------------------------------
 # libc access: openat2 and fstatfs
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [
-        ("flags", ctypes.c_uint64),
-        ("mode", ctypes.c_uint64),
-        ("resolve", ctypes.c_uint64),
-    ]
+#
+# ctypes (milliseconds to import) is imported by the first call that needs it — the openat2
+# probe (which a Root makes unless told to walk), fstatfs, the mount API — rather than with
+# this module: importing ldcache.inroot alone costs no ctypes.
 
 
 def _syscall_nr(unified: int) -> int:
@@ -120,6 +113,8 @@ def _syscall_nr(unified: int) -> int:
     if machine == "alpha":
         return unified + 110
     if machine.startswith("mips"):
+        import ctypes
+
         return unified + (5000 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4000)
     return unified
 
@@ -130,6 +125,20 @@ _OPENAT2 = 437
 
 class _Libc:
     def __init__(self) -> None:
+        import ctypes
+
+        class _OpenHow(ctypes.Structure):
+            _fields_ = [
+                ("flags", ctypes.c_uint64),
+                ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64),
+            ]
+
+        assert ctypes.sizeof(_OpenHow) == 24
+        #: ``struct open_how``, and what :func:`_openat2` needs of ctypes.
+        self.OpenHow = _OpenHow
+        self.addressof = ctypes.addressof
+        self.get_errno = ctypes.get_errno
         lib = ctypes.CDLL(None, use_errno=True)
         self.syscall = lib.syscall
         self.syscall.restype = ctypes.c_long
@@ -147,7 +156,6 @@ class _Libc:
 
 
 _libc_cache: list[_Libc] = []
-assert ctypes.sizeof(_OpenHow) == 24
 
 
 def _libc() -> _Libc:
@@ -156,7 +164,7 @@ def _libc() -> _Libc:
     return _libc_cache[0]
 
 
-_how_cache: dict[Tuple[int, int, int], Tuple[_OpenHow, int]] = {}
+_how_cache: dict[Tuple[int, int, int], Tuple[object, int]] = {}
 
 
 def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = _RESOLVE
@@ -170,15 +178,15 @@ def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = 
     key = (flags, mode, resolve)
     cached = _how_cache.get(key)
     if cached is None:
-        how = _OpenHow(flags, mode, resolve)  # never changed once made: shareable by threads
-        cached = _how_cache[key] = (how, ctypes.addressof(how))
+        how = lib.OpenHow(flags, mode, resolve)  # never changed once made: shareable by threads
+        cached = _how_cache[key] = (how, lib.addressof(how))
     addr = cached[1]
     tries = 0
     while True:
         fd: int = lib.syscall(lib.nr_openat2, dirfd, path, addr, 24)
         if fd >= 0:
             return fd
-        err = ctypes.get_errno()
+        err = lib.get_errno()
         if err == errno.EINTR:
             continue
         if err == errno.EAGAIN and tries < _OPENAT2_EAGAIN_RETRIES:
@@ -211,6 +219,8 @@ def openat2_available() -> bool:
 
 
 def _fs_type(fd: int) -> int:
+    import ctypes
+
     buf = ctypes.create_string_buffer(256)
     if _libc().fstatfs(fd, buf) != 0:
         return 0
@@ -331,8 +341,23 @@ def _create_temp(name: bytes, make: Callable[[bytes], _T]) -> Tuple[bytes, _T]:
     raise OSError(errno.EEXIST, "No unique temporary name")
 
 
-#: Any name :func:`temp_name` makes (for clean-up after a killed run).
-TEMP_NAME_RE = re.compile(rb"\.(.+)" + re.escape(_TEMP_MARK) + rb"[A-Za-z0-9]{6}", re.DOTALL)
+def is_temp_name(name: bytes) -> bool:
+    """Whether ``name`` has the form of every name :func:`temp_name` makes,
+    ``.NAME.ldcache-XXXXXX`` with NAME not empty and X an ASCII letter or digit (for clean-up
+    after a killed run)."""
+    return (len(name) >= len(_TEMP_MARK) + 8 and name[:1] == b"."
+            and name.endswith(_TEMP_MARK, 0, len(name) - 6) and _is_suffix(name[-6:]))
+
+
+def _is_suffix(s: bytes) -> bool:
+    """``s`` is made of ASCII letters and digits only (and is not empty)."""
+    return bool(s) and not s.translate(None, _TEMP_ALPHABET)
+
+
+def _is_temp_of(prefix: bytes, name: bytes) -> bool:
+    """``name`` is ``prefix`` (a :func:`_temp_prefix`) and six ASCII letters or digits."""
+    return (len(name) == len(prefix) + 6 and name.startswith(prefix)
+            and _is_suffix(name[-6:]))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -404,11 +429,13 @@ def _ctype_set(name: bytes) -> Optional[frozenset[int]]:
     return frozenset(c for c in r if pred(c))
 
 
-_NEVER = b"(?!)"
+_ALL_BYTES = frozenset(range(256))
+_NO_BYTE: frozenset[int] = frozenset()
 
 
-def _bracket(pat: bytes, i: int) -> Optional[Tuple[bytes, int]]:
-    """Translate the bracket expression starting after '[' at ``i``; None if unterminated."""
+def _bracket(pat: bytes, i: int) -> Optional[Tuple[frozenset[int], int]]:
+    """The bytes the bracket expression starting after '[' at ``i`` matches, and where it
+    ends; None if unterminated."""
     n = len(pat)
     negate = False
     if i < n and pat[i] in (0x21, 0x5E):  # ! ^
@@ -459,45 +486,134 @@ def _bracket(pat: bytes, i: int) -> Optional[Tuple[bytes, int]]:
                 members.update(range(c, hi + 1))
             continue
         members.add(c)
-    if never:
-        return _NEVER, i
-    body = b"".join(b"\\x%02x" % m for m in sorted(members))
+    if never:  # an unknown class or collating element: the expression matches nothing
+        return _NO_BYTE, i
     if negate:
-        return (b"[^" + body + b"]" if body else b"[\\x00-\\xff]"), i
-    return (b"[" + body + b"]" if body else _NEVER), i
+        return _ALL_BYTES - members, i
+    return frozenset(members), i
 
 
-@functools.lru_cache(maxsize=256)
-def _compile_fnmatch(pat: bytes) -> Callable[[bytes], bool]:
-    """fnmatch(pat, name, FNM_PERIOD) for one path component, C locale, quoting on."""
-    parts: list[bytes] = []
+if TYPE_CHECKING:  # pragma: no cover
+    #: One piece of a pattern between two ``*``: its bytes when every position is a literal
+    #: byte, else each position's set of matching bytes.
+    Segment = Union[bytes, Tuple[frozenset[int], ...]]
+
+
+def _segment(tokens: list[Union[int, frozenset[int]]]) -> Segment:
+    if all(isinstance(t, int) for t in tokens):
+        return bytes(tokens)  # type: ignore[arg-type]
+    return tuple(frozenset((t,)) if isinstance(t, int) else t for t in tokens)
+
+
+def _segment_at(seg: Segment, name: bytes, at: int) -> bool:
+    """``seg`` matches ``name[at:at + len(seg)]`` (which the caller knows is in ``name``)."""
+    if isinstance(seg, bytes):
+        return name.startswith(seg, at)
+    for k, allowed in enumerate(seg):
+        if name[at + k] not in allowed:
+            return False
+    return True
+
+
+def _segment_find(seg: Segment, name: bytes, start: int, end: int) -> int:
+    """The first place ``seg`` matches wholly within ``name[start:end]``, or -1."""
+    if isinstance(seg, bytes):
+        return name.find(seg, start, end)
+    for at in range(start, end - len(seg) + 1):
+        if _segment_at(seg, name, at):
+            return at
+    return -1
+
+
+def _never(name: bytes) -> bool:
+    return False
+
+
+def _make_fnmatch(pat: bytes) -> Callable[[bytes], bool]:
+    """fnmatch(pat, name, FNM_PERIOD) for one path component, C locale, quoting on.
+
+    Every token but ``*`` matches exactly one byte, so the pattern is the pieces between its
+    ``*``: a name matches when it starts with the first, ends with the last, and holds the
+    others in order in between (each taken where it first fits: the earliest end leaves the
+    most room for the rest)."""
+    pieces: list[list[Union[int, frozenset[int]]]] = [[]]
     i, n = 0, len(pat)
     while i < n:
         c = pat[i]
         i += 1
-        if c == 0x2A:  # *
-            if not parts or parts[-1] != b".*":
-                parts.append(b".*")
+        if c == 0x2A:  # * (of several in a row, the empty pieces between match anywhere)
+            pieces.append([])
         elif c == 0x3F:  # ?
-            parts.append(b".")
+            pieces[-1].append(_ALL_BYTES)
         elif c == 0x5C:  # backslash
             if i >= n:  # "trailing \ loses"
-                return lambda name: False
-            parts.append(re.escape(pat[i:i + 1]))
+                return _never
+            pieces[-1].append(pat[i])
             i += 1
         elif c == 0x5B:  # [
             br = _bracket(pat, i)
             if br is None:
-                parts.append(b"\\[")
+                pieces[-1].append(c)  # a literal '['
             else:
-                parts.append(br[0])
+                pieces[-1].append(br[0])
                 i = br[1]
         else:
-            parts.append(re.escape(bytes([c])))
+            pieces[-1].append(c)
     literal_dot = pat.startswith(b".") or pat.startswith(b"\\.")
-    regex = re.compile((b"" if literal_dot else b"(?!\\.)") + b"".join(parts), re.DOTALL)
-    match = regex.fullmatch
-    return lambda name: match(name) is not None
+    segs = [_segment(p) for p in pieces]
+    first = segs[0]
+    if len(segs) == 1:  # no *: the name is the one piece
+        def match(name: bytes) -> bool:
+            return len(name) == len(first) and (literal_dot or name[:1] != b".") and \
+                _segment_at(first, name, 0)
+        return match
+    last, middle = segs[-1], segs[1:-1]
+    fixed = sum(len(s) for s in segs)
+    literals = [s for s in segs if isinstance(s, bytes)]
+    if len(literals) == len(segs) and len(segs) <= 3:
+        # Literal bytes between at most two stars, the common case (``*.conf``, ``lib*.so.*``,
+        # ``*-linux-gnu*``): bytes methods do the work.
+        head, tail, inner = literals[0], literals[-1], literals[1:-1]
+        if not inner:
+            def match_ends(name: bytes) -> bool:
+                return len(name) >= fixed and (literal_dot or not name.startswith(b".")) and \
+                    name.startswith(head) and name.endswith(tail)
+            return match_ends
+        mid = inner[0]
+
+        def match_one(name: bytes) -> bool:
+            return len(name) >= fixed and (literal_dot or not name.startswith(b".")) and \
+                name.startswith(head) and name.endswith(tail) and \
+                name.find(mid, len(head), len(name) - len(tail)) >= 0
+        return match_one
+
+    def match_star(name: bytes) -> bool:
+        if len(name) < fixed or (not literal_dot and name[:1] == b"."):
+            return False
+        end = len(name) - len(last)
+        if not _segment_at(first, name, 0) or not _segment_at(last, name, end):
+            return False
+        at = len(first)
+        for seg in middle:
+            at = _segment_find(seg, name, at, end)
+            if at < 0:
+                return False
+            at += len(seg)
+        return True
+    return match_star
+
+
+_fnmatch_cache: dict[bytes, Callable[[bytes], bool]] = {}
+
+
+def _compile_fnmatch(pat: bytes) -> Callable[[bytes], bool]:
+    """:func:`_make_fnmatch`, remembered (up to 256 patterns; then forgotten all at once)."""
+    match = _fnmatch_cache.get(pat)
+    if match is None:
+        if len(_fnmatch_cache) >= 256:
+            _fnmatch_cache.clear()
+        match = _fnmatch_cache[pat] = _make_fnmatch(pat)
+    return match
 
 
 def _glob_join(directory: Optional[bytes], name: bytes) -> bytes:
@@ -536,7 +652,7 @@ class Root:
             raise RootError(errno.EINVAL, "Embedded NUL in path",
                             os.fsdecode(raw.replace(b"\0", b"\\0")))
         if use_openat2 is None:
-            use = openat2_available() and not os.environ.get("LDCACHE_NO_OPENAT2")
+            use = not os.environ.get("LDCACHE_NO_OPENAT2") and openat2_available()
         elif use_openat2:
             if not openat2_available():
                 raise RootError(errno.ENOSYS, "openat2 is not available", os.fsdecode(raw))
@@ -1201,10 +1317,9 @@ class Root:
                 os.close(pfd)
             try:
                 prefix = _temp_prefix(name)
-                pattern = re.compile(re.escape(prefix) + b"[A-Za-z0-9]{6}")
                 count = 0
                 for entry, dt in _scan(dfd):
-                    if dt == DT_DIR or not pattern.fullmatch(entry):
+                    if dt == DT_DIR or not _is_temp_of(prefix, entry):
                         continue
                     try:
                         os.unlink(entry, dir_fd=dfd)
@@ -1636,17 +1751,19 @@ _TMPFS_MAGIC = 0x01021994
 _COPY_NAME = b"copy"
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
-
-
 class _MountCalls:
     """libc's ``syscall`` (a function object of its own: :class:`_Libc` fixes the argument
     types of its copy for openat2), ``mount`` and ``umount2``; every failure an OSError
-    naming the call."""
+    naming the call.  ``MountAttr`` is ``struct mount_attr``."""
 
     def __init__(self) -> None:
+        import ctypes
+
+        class _MountAttr(ctypes.Structure):
+            _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                        ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+        self.MountAttr = _MountAttr
         lib = ctypes.CDLL(None, use_errno=True)
         self._syscall = lib["syscall"]
         self._syscall.restype = ctypes.c_long
@@ -1660,10 +1777,14 @@ class _MountCalls:
 
     @staticmethod
     def _failed(name: str) -> OSError:
+        import ctypes
+
         err = ctypes.get_errno() or errno.EIO
         return OSError(err, f"{name}: {os.strerror(err)}")
 
     def syscall(self, name: str, *args: object) -> int:
+        import ctypes
+
         nr = ctypes.c_long(_syscall_nr(_MOUNT_SYSCALLS[name]))
         while True:
             r = int(self._syscall(nr, *args))
@@ -1709,6 +1830,8 @@ def _mount_copy_detached(tfd: int, data: bytes, mode: int) -> bool:
     ``data`` attached onto the O_PATH fd ``tfd``.  False, with nothing made, when the
     kernel cannot do it this way (no such syscalls, or no clone out of a detached mount);
     OSError on any other failure."""
+    import ctypes
+
     calls = _mount_calls()
     L = ctypes.c_long
     try:
@@ -1743,8 +1866,8 @@ def _mount_copy_detached(tfd: int, data: bytes, mode: int) -> bool:
     finally:
         os.close(mnt)  # the detached tmpfs mount goes; the clone keeps the file
     try:
-        attr = _MountAttr(_MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV
-                          | _MOUNT_ATTR_NOEXEC, 0, 0, 0)
+        attr = calls.MountAttr(_MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV
+                               | _MOUNT_ATTR_NOEXEC, 0, 0, 0)
         try:
             calls.syscall("mount_setattr", L(clone), ctypes.c_char_p(b""), L(_AT_EMPTY_PATH),
                           ctypes.byref(attr), L(ctypes.sizeof(attr)))
