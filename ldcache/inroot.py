@@ -33,6 +33,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import struct
+import sys
 
 from .errors import RootError
 
@@ -124,35 +126,85 @@ _OPENAT2 = 437
 
 
 class _Libc:
+    """``syscall(2)`` and ``fstatfs(2)`` from the process's own libc.
+
+    Built from ``_ctypes`` (the C half of ctypes) alone where it can be: ``import ctypes``
+    costs a hook about a millisecond more (its Python half defines every C type and
+    imports struct and types), which is a fifth of a small hook's budget.  Anything
+    unexpected there falls back to ctypes itself."""
+
+    syscall: Any
+    fstatfs: Any
+    get_errno: Any
+    buffer: Any
+
     def __init__(self) -> None:
+        try:
+            self._from_ctypes_core()
+        except Exception:  # noqa: BLE001 - (an interpreter without _ctypes' usual API)
+            self._from_ctypes()
+        self.nr_openat2 = _syscall_nr(_OPENAT2)
+
+    def _from_ctypes_core(self) -> None:
+        import _ctypes  # type: ignore[import-not-found]
+
+        class c_long(_ctypes._SimpleCData):
+            _type_ = "l"
+
+        class c_int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class c_char_p(_ctypes._SimpleCData):
+            _type_ = "z"
+
+        class c_void_p(_ctypes._SimpleCData):
+            _type_ = "P"
+
+        class c_size_t(_ctypes._SimpleCData):
+            _type_ = "L"  # unsigned long: size_t on every Linux ABI (LP64 and ILP32)
+
+        class c_char(_ctypes._SimpleCData):
+            _type_ = "c"
+
+        def buffer(n: int) -> Any:
+            class Buffer(_ctypes.Array):
+                _type_ = c_char
+                _length_ = n
+
+            return Buffer()
+
+        flags = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+
+        class Syscall(_ctypes.CFuncPtr):
+            _argtypes_ = (c_long, c_int, c_char_p, c_void_p, c_size_t)
+            _restype_ = c_long
+            _flags_ = flags
+
+        class Fstatfs(_ctypes.CFuncPtr):
+            _argtypes_ = (c_int, c_void_p)
+            _restype_ = c_int
+            _flags_ = flags
+
+        # what ctypes.CDLL(None) opens: the process's own symbols
+        handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)  # type: ignore[arg-type]
+        self.syscall = Syscall(_ctypes.dlsym(handle, "syscall"))
+        self.fstatfs = Fstatfs(_ctypes.dlsym(handle, "fstatfs"))
+        self.get_errno = _ctypes.get_errno
+        self.buffer = buffer
+
+    def _from_ctypes(self) -> None:
         import ctypes
 
-        class _OpenHow(ctypes.Structure):
-            _fields_ = [
-                ("flags", ctypes.c_uint64),
-                ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64),
-            ]
-
-        assert ctypes.sizeof(_OpenHow) == 24
-        #: ``struct open_how``, and what :func:`_openat2` needs of ctypes.
-        self.OpenHow = _OpenHow
-        self.addressof = ctypes.addressof
-        self.get_errno = ctypes.get_errno
         lib = ctypes.CDLL(None, use_errno=True)
         self.syscall = lib.syscall
         self.syscall.restype = ctypes.c_long
-        self.syscall.argtypes = [
-            ctypes.c_long,
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-        ]
+        self.syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
+                                 ctypes.c_size_t]
         self.fstatfs = lib.fstatfs
         self.fstatfs.restype = ctypes.c_int
         self.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
-        self.nr_openat2 = _syscall_nr(_OPENAT2)
+        self.get_errno = ctypes.get_errno
+        self.buffer = ctypes.create_string_buffer
 
 
 _libc_cache: list[_Libc] = []
@@ -164,7 +216,7 @@ def _libc() -> _Libc:
     return _libc_cache[0]
 
 
-_how_cache: dict[Tuple[int, int, int], Tuple[object, int]] = {}
+_how_cache: dict[Tuple[int, int, int], bytes] = {}
 
 
 def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = _RESOLVE
@@ -176,14 +228,14 @@ def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = 
     """
     lib = _libc()
     key = (flags, mode, resolve)
-    cached = _how_cache.get(key)
-    if cached is None:
-        how = lib.OpenHow(flags, mode, resolve)  # never changed once made: shareable by threads
-        cached = _how_cache[key] = (how, lib.addressof(how))
-    addr = cached[1]
+    how = _how_cache.get(key)
+    if how is None:
+        # struct open_how {u64 flags, mode, resolve}, passed as a read-only buffer (the
+        # kernel only reads it; never changed once made: shareable by threads).
+        how = _how_cache[key] = struct.pack("=QQQ", flags, mode, resolve)
     tries = 0
     while True:
-        fd: int = lib.syscall(lib.nr_openat2, dirfd, path, addr, 24)
+        fd: int = lib.syscall(lib.nr_openat2, dirfd, path, how, 24)
         if fd >= 0:
             return fd
         err = lib.get_errno()
@@ -219,12 +271,13 @@ def openat2_available() -> bool:
 
 
 def _fs_type(fd: int) -> int:
-    import ctypes
-
-    buf = ctypes.create_string_buffer(256)
-    if _libc().fstatfs(fd, buf) != 0:
+    """``f_type`` of the file system ``fd`` is on (0 when fstatfs fails)."""
+    lib = _libc()
+    buf = lib.buffer(256)  # struct statfs (120 bytes on LP64), f_type its first long
+    if lib.fstatfs(fd, buf) != 0:
         return 0
-    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+    size = struct.calcsize("l")
+    return int.from_bytes(bytes(buf)[:size], sys.byteorder) & 0xFFFFFFFF
 
 
 #: Whether ``/proc/self/fd/N`` can be used to re-open an O_PATH fd.  None: not probed yet.

@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import threading
 import time
@@ -1334,3 +1335,54 @@ def test_write_atomic_without_replacing(world: World) -> None:
     assert (R / "etc" / "image.conf").read_bytes() == b"the image's own"
     assert os.readlink(R / "etc" / "planted.conf") == str(world.trip / "ld.so.conf")
     assert sorted(os.listdir(R / "etc")) == ["image.conf", "new.conf", "planted.conf"]
+
+
+def test_libc_without_ctypes_python_half_matches_ctypes():
+    """openat2 and fstatfs through _ctypes alone (no `import ctypes` at start-up) give what
+    they give through ctypes: the same inode opened in-root, the same file-system type."""
+    import subprocess
+    import sys
+
+    from ldcache import inroot
+
+    code = ("import sys\nfrom ldcache import inroot\n"
+            "assert inroot.openat2_available()\n"
+            "r = inroot.Root('/')\n"
+            "assert r.uses_openat2\n"
+            "import os\n"
+            "fd = os.open('/proc', os.O_RDONLY)\n"
+            "assert inroot._fs_type(fd) == inroot._PROC_SUPER_MAGIC\n"
+            "print('ctypes' in sys.modules)\n")
+    if not inroot.openat2_available():
+        pytest.skip("this kernel has no openat2")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c",
+                          f"import sys; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+                          + code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "False\n"  # ctypes' Python half never imported
+
+    core, full = object.__new__(inroot._Libc), object.__new__(inroot._Libc)
+    core._from_ctypes_core()
+    full._from_ctypes()
+    how = struct.pack("=QQQ", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
+                      inroot._RESOLVE)
+    top = os.open("/", os.O_PATH | os.O_DIRECTORY)
+    try:
+        fds = [lib.syscall(inroot._syscall_nr(inroot._OPENAT2), top, b"etc/../proc", how, 24)
+               for lib in (core, full)]
+        assert min(fds) >= 0
+        a, b = (os.fstat(fd) for fd in fds)
+        assert (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) == \
+            (os.stat("/proc").st_dev, os.stat("/proc").st_ino)
+        types = []
+        for lib, fd in zip((core, full), fds):
+            buf = lib.buffer(256)
+            assert lib.fstatfs(fd, buf) == 0
+            types.append(bytes(buf)[:struct.calcsize("l")])
+            os.close(fd)
+        assert types[0] == types[1]
+        # errno comes back through either
+        assert core.syscall(inroot._syscall_nr(inroot._OPENAT2), top, b"no/such", how, 24) == -1
+        assert core.get_errno() == errno.ENOENT
+    finally:
+        os.close(top)
