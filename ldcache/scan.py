@@ -262,7 +262,8 @@ class _Scanner:
         self.aux = aux
         #: the run's time budget (ldcache.limits.MAX_RUN_SECONDS)
         self.deadline = Deadline()
-        #: what each file read so far gave, by inode and version (see :meth:`_probe`)
+        #: what each file of this directory read so far gave, by inode and version (see
+        #: :meth:`_probe`)
         self.seen: dict[tuple[int, int, int, int, int], Library] = {}
 
     def msg(self, text: str, verbose: bool = False) -> None:
@@ -301,6 +302,9 @@ class _Scanner:
             return
         with d:
             libs = self._read_dir(d, entry, reg)
+            # What was read is remembered for the directory's own links (the common case),
+            # not for the whole run: memory stays bounded by the largest directory.
+            self.seen.clear()
             for lib in libs:
                 self._add(d, entry, lib, legacy_hwcap)
 
