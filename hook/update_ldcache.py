@@ -6,7 +6,8 @@ by reading and writing files through :class:`ldcache.inroot.Root`, executing not
 1. create ``/etc/ld.so.conf.d`` if missing, and ``/etc/ld.so.conf`` holding
    ``include /etc/ld.so.conf.d/*.conf`` if the image has none (distroless images);
 2. write ``/etc/ld.so.conf.d/00-nvcr-<random>.conf`` (mode 0644) listing the folders the
-   configuration (and the image glibc's built-in system directories) does not already name;
+   configuration does not already name — a built-in system directory of the image's glibc
+   included, which the drop-in moves ahead of the image's other configuration files;
 3. make the SONAME links and write ``/etc/ld.so.cache`` with :func:`ldcache.build.run_build`,
    exactly as the image's own glibc ``ldconfig`` would (its version, build and
    architecture are read from its files), generator string included.
@@ -14,12 +15,15 @@ by reading and writing files through :class:`ldcache.inroot.Root`, executing not
 Where the image's ``/etc/ld.so.conf`` exists but does not reach the drop-in (it does not
 include ``/etc/ld.so.conf.d/*.conf``, or it is a dangling link), the folders are also given
 to the build as command-line directories — ``ldconfig DIR…`` — so they are in the cache all
-the same.
+the same; all but those that are system directories, which the build scans anyway (last, as
+NVIDIA's does there: a command-line directory would come first).
 
 Images without glibc that carry a musl loader (``/lib/ld-musl-ARCH.so.1``) have no
-ld.so.cache: ``/etc/ld-musl-ARCH.path`` is written instead (the folders, then musl's default
-``/lib``, ``/usr/local/lib``, ``/usr/lib``) or, when the image has one, extended with the
-folders it does not list.
+ld.so.cache: the SONAME links are made in the folders, as ``ldconfig -n FOLDER…`` would
+(:func:`ldcache.build.link_dirs`; musl's loader opens ``libcuda.so.1`` by that name), and
+``/etc/ld-musl-ARCH.path`` is written (the folders, then musl's default ``/lib``,
+``/usr/local/lib``, ``/usr/lib``) or, when the image has one, extended with the folders it
+does not list.
 
 ``--ldconfig-path`` is accepted and never executed.  The root ``/`` is refused.
 """
@@ -61,7 +65,8 @@ class UpdateResult:
     ``dropin``: in-root path of the drop-in written, or None; ``added``: the folders it
     lists (those not configured before); ``cmdline_dirs``: folders also passed as
     command-line directories (the configuration misses them); ``entries``: cache entries
-    written (None: no cache built, musl only); ``musl_paths``: musl .path files written.
+    written (None: no cache built, musl only); ``musl_paths``: musl .path files written;
+    ``links``: SONAME links made in the folders of a musl root (None: not a musl root).
     """
 
     def __init__(self) -> None:
@@ -71,6 +76,7 @@ class UpdateResult:
         self.cmdline_dirs: List[bytes] = []
         self.entries: Optional[int] = None
         self.musl_paths: List[bytes] = []
+        self.links: Optional[int] = None
         self.generator: Optional[bytes] = None
 
 
@@ -173,13 +179,16 @@ def _ensure_conf(root: Root) -> bool:
     return True
 
 
-def _configured(root: Root, behaviour: object, system_dirs: tuple) -> set:
+def _configured(root: Root, behaviour: object) -> set:
+    """The directories the image's ld.so.conf (with its includes) names, normalised.
+
+    The glibc's built-in system directories are not among them: ldconfig scans those after
+    every configured one, so a folder that is one of them still belongs in the drop-in,
+    which gives it the configuration's (early) place, as NVIDIA's does."""
     from ldcache.conf import parse_conf
 
     result = parse_conf(root, CONF, behaviour)  # type: ignore[arg-type]
-    out = {_norm(d.path) for d in result.dirs if d.path.startswith(b"/")}
-    out.update(_norm(d) for d in system_dirs)
-    return out
+    return {_norm(d.path) for d in result.dirs if d.path.startswith(b"/")}
 
 
 def _random_digits() -> str:
@@ -232,6 +241,8 @@ def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
     with opened as root:
         musl = musl_arches(root)
         if musl and detect_glibc(root) is None:
+            if folders:
+                res.links = _link_folders(root, folders, log)
             for arch in musl:
                 if update_musl_path(root, arch, folders, log):
                     res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
@@ -244,13 +255,18 @@ def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
         # The root's glibc behaviour and system directories, found once for the whole job.
         info = describe_root(root, prog="cdi-hook")
         if folders:
-            configured = _configured(root, info.behaviour, info.system_dirs)
+            configured = _configured(root, info.behaviour)
             res.added = [f for f in folders if _norm(f) not in configured]
             if res.added:
                 res.dropin = _write_dropin(root, b"00-nvcr-", res.added)
                 log.debug(f"wrote {os.fsdecode(res.dropin)}: "
                           f"{', '.join(os.fsdecode(f) for f in res.added)}")
-                now = _configured(root, info.behaviour, info.system_dirs)
+                # What the run scans now: the configuration, then the system directories
+                # (a folder among those is in the cache already, in the place NVIDIA's
+                # gives it where the drop-in is not read; as a command-line directory it
+                # would come first).
+                now = _configured(root, info.behaviour)
+                now.update(_norm(d) for d in info.system_dirs)
                 res.cmdline_dirs = [f for f in res.added if _norm(f) not in now]
                 if res.cmdline_dirs:
                     log.debug(f"{os.fsdecode(CONF)} does not reach the drop-in; also "
@@ -263,6 +279,19 @@ def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
             if update_musl_path(root, arch, folders, log):
                 res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
     return res
+
+
+def _link_folders(root: Root, folders: List[bytes], log: Log) -> int:
+    """``ldconfig -n FOLDER…``: the SONAME links in the folders (musl's loader opens a
+    library by that file name), nothing else; the number of links made."""
+    from ldcache.build import link_dirs
+
+    result = link_dirs(root, tuple(folders), prog="cdi-hook")
+    for notice in result.info.notices:
+        log.debug(notice)
+    made = result.report.links_made if result.report is not None else 0
+    log.debug(f"{made} SONAME links made in {', '.join(map(os.fsdecode, folders))}")
+    return made
 
 
 def _build(root: Root, res: UpdateResult, info: RootInfo) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .apply import Report
 
-__all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root"]
+__all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root", "link_dirs"]
 
 
 class BuildOptions(Record):
@@ -148,6 +148,45 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResul
         # skips reading it).
         _save_aux(root, p)
     return BuildResult(info, p, cache, data, report)
+
+
+def link_dirs(root: Root, dirs: tuple[bytes, ...], *, prog: str = "ldcache",
+              verbose: bool = False) -> BuildResult:
+    """``ldconfig -n DIR…`` on ``root``, also one without glibc (a musl image): the SONAME
+    links in exactly ``dirs`` — no configuration read, no system directory, no cache.
+
+    The behaviour is the root's glibc's, or the newest glibc's where it has none; the
+    architecture its libc's or dynamic linker's (musl's ``/lib/ld-musl-ARCH.so.1``
+    included), else this host's.  What had to be assumed is in the result's
+    ``info.notices``, not printed (:func:`~ldcache.detect.describe_root` prints it)."""
+    options = BuildOptions(root=root.path, dirs=tuple(dirs), only_cmdline=True,
+                           build_cache=False, verbose=verbose, prog=prog)
+    return run_build(options, root=root, info=_link_info(root))
+
+
+def _link_info(root: Root) -> RootInfo:
+    """What ``-n`` needs of a root (behaviour, architecture), found without printing."""
+    from .arch import host_arch
+    from .conf import detect_layout
+    from .detect import detect_arch, detect_glibc
+    from .glibc import NEWEST, behaviour
+
+    notices = []
+    shown = os.fsdecode(root.path)
+    g = detect_glibc(root)
+    if g is not None:
+        b = behaviour(g.version, debian=g.debian)
+    else:
+        b = behaviour(NEWEST)
+        notices.append(f"no glibc found in {shown}; behaving as glibc "
+                       f"{NEWEST[0]}.{NEWEST[1]}")
+    a = detect_arch(root, g.libc_path if g else None)
+    if a is None:
+        a = host_arch()
+        notices.append(f"architecture of {shown} not found; assuming {a.name}")
+    layout = detect_layout(root, os.fsencode(a.multiarch) if a.multiarch else None)
+    # (no system directories: -n scans none)
+    return RootInfo(a, b, g, layout, (), tuple(notices))
 
 
 def _manual_link(root: Root, options: BuildOptions) -> BuildResult:

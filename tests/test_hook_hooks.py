@@ -121,21 +121,80 @@ def test_update_ldcache_twice_changes_nothing_more(tmp_path, hook_launcher):
 
 
 def test_update_ldcache_skips_configured_folders(tmp_path, hook_launcher):
+    """A folder the image's ld.so.conf (with its includes) names is left out of the drop-in;
+    one of the image glibc's built-in system directories is not: ldconfig scans those after
+    every configured directory, and the drop-in gives the folder the early place NVIDIA's
+    00-nvcr file gives it (test_hook_peer_differential's
+    test_system_directory_folder_precedence)."""
     bundle = tmp_path / "b"
     rootfs = glibc_rootfs(bundle / "rootfs")
     write_bundle(bundle)
-    configured = ["/usr/local/lib", "/usr/local/lib/", f"/lib/{HOST_TRIPLET}",
-                  f"/usr/lib/{HOST_TRIPLET}", "/usr/lib", "/lib", "/usr/local/./lib"]
+    configured = ["/usr/local/lib", "/usr/local/lib/", "/usr/local/./lib"]
     args = ["update-ldcache"] + [a for f in configured for a in ("--folder", f)]
     _ok(run_hook(hook_launcher, args, state(bundle)))
     assert _dropins(rootfs) == []
     assert (rootfs / "etc/ld.so.cache").exists()
+    # The system directories (Debian's: the multiarch ones, /lib, /usr/lib), each once.
+    system = [f"/lib/{HOST_TRIPLET}", f"/usr/lib/{HOST_TRIPLET}", "/usr/lib", "/lib",
+              "/usr/lib/"]
+    args = ["update-ldcache"] + [a for f in configured + system for a in ("--folder", f)]
+    _ok(run_hook(hook_launcher, args, state(bundle)))
+    (first,) = _dropins(rootfs)
+    assert (rootfs / "etc/ld.so.conf.d" / first).read_text() == "".join(
+        d + "\n" for d in system[:4])
+    # Configured now (by that drop-in): nothing more.
+    _ok(run_hook(hook_launcher, args, state(bundle)))
+    assert _dropins(rootfs) == [first]
     _ok(run_hook(hook_launcher, ["update-ldcache", "--folder", "/opt/a,/opt/b",
                                  "--folder", "/usr/lib", "--folder=", "--folder", "/opt/./a/",
                                  "--folder", "/opt//c/"], state(bundle)))
-    (name,) = _dropins(rootfs)
+    (name,) = set(_dropins(rootfs)) - {first}
     # Spelled as given (the spelling is what the cache records), each folder once.
     assert (rootfs / "etc/ld.so.conf.d" / name).read_text() == "/opt/a\n/opt/b\n/opt//c/\n"
+
+
+def test_update_ldcache_system_dir_folder_first(tmp_path, ldconfig, hook_launcher):
+    """A system-directory folder in the drop-in comes before the image's other configured
+    directories: its libdup.so.1 is the cache's first, as the machine's ldconfig puts it
+    given the same files (and the same cache, byte for byte)."""
+    requires_root()
+    bundle = tmp_path / "b"
+    rootfs = glibc_rootfs(bundle / "rootfs")
+    ml = f"/usr/lib/{HOST_TRIPLET}"
+    install_library(rootfs / "usr/local/lib/libdup.so.1.0", "libdup.so.1", symbol="image")
+    install_library(rootfs / ml.lstrip("/") / "libdup.so.1.2", "libdup.so.1", symbol="driver")
+    write_bundle(bundle)
+    before = tmp_path / "twin"
+    shutil.copytree(rootfs, before, symlinks=True)
+    _ok(run_hook(hook_launcher, ["update-ldcache", "--folder", ml], state(bundle)))
+    (name,) = _dropins(rootfs)
+    assert (rootfs / "etc/ld.so.conf.d" / name).read_text() == ml + "\n"
+    _twin(ldconfig, before, rootfs)
+    _same_as_ldconfig(before, rootfs)
+    paths = [e.path for e in parse((rootfs / "etc/ld.so.cache").read_bytes()).entries
+             if e.soname == b"libdup.so.1"]
+    assert paths == [f"{ml}/libdup.so.1".encode(), b"/usr/local/lib/libdup.so.1"]
+
+
+def test_update_ldcache_conf_without_include_system_dir(tmp_path, hook_launcher):
+    """An ld.so.conf that never reads the drop-in: a folder that is a system directory is
+    scanned as one (last, where ldconfig puts it without the drop-in, as NVIDIA's cache
+    has it), not added as a command-line directory (which ldconfig scans first)."""
+    bundle = tmp_path / "b"
+    rootfs = glibc_rootfs(bundle / "rootfs")
+    (rootfs / "etc/ld.so.conf").write_text("/usr/local/lib\n")
+    ml = f"/usr/lib/{HOST_TRIPLET}"
+    install_library(rootfs / "usr/local/lib/libdup.so.1.0", "libdup.so.1", symbol="image")
+    install_library(rootfs / ml.lstrip("/") / "libdup.so.1.2", "libdup.so.1", symbol="driver")
+    nvidia_dir(rootfs / NV.lstrip("/"))
+    write_bundle(bundle)
+    p = _ok(run_hook(hook_launcher, ["--debug", "update-ldcache", "--folder", ml,
+                                     "--folder", NV], state(bundle)))
+    assert f"also scanning {NV}\n".encode() in p.stderr, p.stderr
+    entries = parse((rootfs / "etc/ld.so.cache").read_bytes()).entries
+    assert [e.path for e in entries if e.soname == b"libdup.so.1"] == [
+        b"/usr/local/lib/libdup.so.1", f"{ml}/libdup.so.1".encode()]
+    assert f"{NV}/libcuda.so.1".encode() in {e.path for e in entries}
 
 
 def test_update_ldcache_conf_without_include(tmp_path, ldconfig, hook_launcher):
@@ -196,6 +255,39 @@ def test_update_ldcache_musl(tmp_path, hook_launcher):
     _ok(run_hook(hook_launcher, ["update-ldcache", "--folder", "/opt/z"], state(bundle)))
     assert (rootfs / "etc/ld-musl-aarch64.path").read_text().startswith("/opt/z\n")
     assert path.read_text().endswith("/opt/z\n")
+
+
+def test_update_ldcache_musl_soname_links(tmp_path, hook_launcher):
+    """In a musl root the folders get their SONAME links, as ``ldconfig -n FOLDER…`` makes
+    them (musl's loader opens ``libcuda.so.1`` by that file name): each aimed at its
+    library, one already right kept as it is, one aimed elsewhere replaced; nothing outside
+    the folders (not the loader's ``/lib/libc.musl-x86_64.so.1``), no cache, no ld.so.conf."""
+    bundle = tmp_path / "b"
+    rootfs = musl_rootfs(bundle / "rootfs")
+    nv = nvidia_dir(rootfs / NV.lstrip("/"))
+    (nv / "libcuda.so.1").symlink_to("libcuda.so.535.104.05")
+    (nv / "libnvidia-ml.so.1").symlink_to("elsewhere")
+    kept = os.lstat(nv / "libcuda.so.1")
+    write_bundle(bundle)
+    p = _ok(run_hook(hook_launcher, ["update-ldcache", "--folder", NV, "--folder", "/opt/none"],
+                     state(bundle)))
+    assert p.stderr == b""
+    want = {soname: name for name, soname in NVIDIA_LIBS.items() if soname != name}
+    assert want["libcuda.so.1"] == "libcuda.so.535.104.05" and len(want) >= 3
+    got = {n: os.readlink(nv / n) for n in os.listdir(nv) if (nv / n).is_symlink()}
+    assert got == want
+    for soname, name in want.items():
+        assert (nv / soname).resolve() == nv / name
+    again = os.lstat(nv / "libcuda.so.1")
+    assert (again.st_ino, again.st_ctime_ns) == (kept.st_ino, kept.st_ctime_ns)
+    assert not (rootfs / "lib/libc.musl-x86_64.so.1").exists()
+    for rel in ("etc/ld.so.cache", "etc/ld.so.conf", "etc/ld.so.conf.d", "var", "opt"):
+        assert not (rootfs / rel).exists(), rel
+    assert (rootfs / "etc/ld-musl-x86_64.path").read_text().startswith(f"{NV}\n/opt/none\n")
+    # A second run changes nothing.
+    before = tree(rootfs)
+    _ok(run_hook(hook_launcher, ["update-ldcache", "--folder", NV], state(bundle)))
+    assert tree(rootfs) == before
 
 
 # ------------------------------------------------------------------------------ create-symlinks

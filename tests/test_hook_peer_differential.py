@@ -7,14 +7,19 @@ Alpine-shaped musl one — one root gets NVIDIA-style libraries, a CUDA compat d
 through NVIDIA's binary (``../shared/peers``, run as its README says), the other through our
 isolated launcher: ``create-symlinks``, ``chmod`` (three modes), ``enable-cuda-compat``,
 ``update-ldcache`` (twice).  The two trees (type, mode, owner, content or link target) must
-then be the same except for the differences README.md lists, each asserted exactly, and
-except for :data:`KNOWN_BUGS` (ours, reported, each with its own test below).
+then be the same except for the differences README.md lists, each asserted exactly.
 
 The caches are compared by their entries: NVIDIA's is written by the host's ldconfig (its
 layout, generator and osversion fields), ours by no ldconfig at all.  Each is also checked
 byte for byte against the ldconfig that wrote it or should have: ours against the image's
 own (the host's for the distroless root, whose libc is the host's), NVIDIA's against the
-host's run with NVIDIA's configuration files on a copy.
+host's run with NVIDIA's configuration files on a copy.  In the musl root, which has no
+cache, our SONAME links are checked against the host's ``ldconfig -n FOLDER…`` on a copy.
+
+Two bugs of ours this test found, fixed since, each keep a test of their own below: a
+``--folder`` that is a built-in directory of the image's glibc was left out of our drop-in
+(test_system_directory_folder_precedence), and in a musl root ours made no SONAME links
+(test_musl_soname_links).
 """
 
 from __future__ import annotations
@@ -326,15 +331,6 @@ def _chmod_differences() -> Dict[str, Tuple]:
     }
 
 
-#: Differences that are ours to fix (reported; each has a test below that xfails until then):
-#: "dropin-system-dir" — a --folder that is one of the image glibc's built-in directories is
-#: left out of our drop-in, so it loses the precedence NVIDIA's 00-nvcr file gives it
-#: (test_system_directory_folder_precedence); "musl-links" — in a musl root ours makes no
-#: SONAME links in the folders, and musl's loader finds a library only by that file name
-#: (test_musl_soname_links).
-KNOWN_BUGS = ("dropin-system-dir", "musl-links")
-
-
 def _update_differences(kind: str, pristine: Path, runs: int) -> Dict[str, Tuple]:
     """What differs after ``runs`` update-ldcache runs, on top of _chmod_differences."""
     out = _chmod_differences()
@@ -351,31 +347,29 @@ def _update_differences(kind: str, pristine: Path, runs: int) -> Dict[str, Tuple
         # Each keeps its own aux cache: glibc's (the host ldconfig's), ldcache's.
         out["var/cache/ldconfig/aux-cache"] = ([_file(ANY, 0o600)], None)
         out["var/cache/ldconfig/ldcache-aux"] = (None, [_file(ANY, 0o600)])
-    if kind == "distroless":
-        # KNOWN_BUGS "dropin-system-dir": NVIDIA's drop-in also lists ML, a system
-        # directory of the image's glibc that no configuration file names.
-        out["etc/ld.so.conf.d/00-nvcr-*.conf"] = ([_file(_lines(NV, ML))], [_file(_lines(NV))])
+    # (distroless: both drop-ins list ML too, a system directory of the image's glibc that
+    # no configuration file names; the same 00-nvcr file, so no difference)
     if kind == "musl":
         # NVIDIA's runs the host's glibc ldconfig in the musl root too: an ld.so.conf, its
-        # drop-in, a cache no musl loader reads, SONAME links (KNOWN_BUGS "musl-links": ours
-        # makes none); its path file lists the folders and the zz directories, ours the
-        # folders and musl's default path (which the file replaces, /usr/local/lib too).
-        # NVIDIA's appends its directories to the path file again on every run.
+        # drop-in, a cache no musl loader reads, SONAME links also outside the folders (in
+        # /lib; both make those in the folders); its path file lists the folders and the zz
+        # directories, ours the folders and musl's default path (which the file replaces,
+        # /usr/local/lib too).  NVIDIA's appends its directories to the path file again on
+        # every run.
         out["etc/ld.so.conf"] = ([_file(b"include /etc/ld.so.conf.d/*.conf\n")], None)
         out["etc/ld.so.conf.d/00-nvcr-*.conf"] = ([_file(_lines(NV, ML))], None)
         out["etc/ld.so.cache"] = ([_file(None)], None)
         out["etc/ld-musl-x86_64.path"] = ([_file(_lines(NV, ML, *ZZ_OTHER * runs))],
                                           [_file(_lines(NV, ML, *MUSL_DEFAULT))])
-        for rel, target in _musl_links().items():
-            out[rel] = ([_link(target)], None)
+        out["lib/libc.musl-x86_64.so.1"] = ([_link("ld-musl-x86_64.so.1")], None)
     return out
 
 
-def _musl_links() -> Dict[str, str]:
-    """The SONAME links NVIDIA's (its host ldconfig) makes in the musl root."""
+def _musl_folder_links() -> Dict[str, str]:
+    """The SONAME links both make in the musl root's folders (NVIDIA's host ldconfig, ours
+    as ``ldconfig -n FOLDER…``)."""
     links = {f"{NV[1:]}/{soname}": name for name, soname in NVIDIA_LIBS.items()}
     links.update({f"{ML[1:]}/{soname}": name for name, soname in ML_LIBS.items()})
-    links["lib/libc.musl-x86_64.so.1"] = "ld-musl-x86_64.so.1"
     return links
 
 
@@ -449,6 +443,14 @@ def _check_caches(kind: str, roots: Dict[str, Path], refs: Dict[str, Path]) -> N
     assert _not_ldconfigs(tree(refs["nvidia"])) == _not_ldconfigs(tree(roots["nvidia"]))
     if kind == "musl":
         assert not (roots["ours"] / cache).exists()
+        for who in roots:
+            for rel, target in _musl_folder_links().items():
+                assert os.readlink(roots[who] / rel) == target, (who, rel)
+        # ours: exactly what ``ldconfig -n FOLDER…`` makes (the host's: the root has none)
+        debroots.run_ldconfig(HOST_LDCONFIG, refs["ours"], ["-n", NV, ML])
+        path = "etc/ld-musl-x86_64.path"
+        assert {k: v for k, v in tree(roots["ours"]).items() if k != path} == \
+            tree(refs["ours"])
         return
     added = _add_new_conf(roots["ours"], refs["ours"])
     assert len([a for a in added if "/00-nvcr-" in a]) == 1, added
@@ -496,9 +498,9 @@ def _dup_root(dest: Path) -> Path:
 
 def test_system_directory_folder_precedence(tmp_path: Path, hook_launcher: Path) -> None:
     """``--folder ML`` where no configuration file names ML (a built-in directory of the
-    image's glibc): NVIDIA's drop-in lists it, so ML's libdup.so.1 comes before the one in
-    /usr/local/lib (configured later, in libc.conf).  Ours leaves ML out of its drop-in
-    (KNOWN_BUGS "dropin-system-dir"), so the image's library wins."""
+    image's glibc): both drop-ins list it, so ML's libdup.so.1 comes before the one in
+    /usr/local/lib (configured later, in libc.conf) — ours once left ML out of its drop-in,
+    and the image's library won."""
     _require_peer()
     bundles = _twins(tmp_path, _dup_root)[1]
     _both(hook_launcher, bundles, ["update-ldcache", "--folder", ML])
@@ -506,18 +508,16 @@ def test_system_directory_folder_precedence(tmp_path: Path, hook_launcher: Path)
     for who, b in bundles.items():
         keys = _keys(b / "rootfs/etc/ld.so.cache")
         first[who] = next(k[1] for k in keys if k[0] == b"libdup.so.1")
-    assert first["nvidia"] == f"{ML}/libdup.so.1".encode()
-    if first["ours"] != first["nvidia"]:
-        assert first["ours"] == b"/usr/local/lib/libdup.so.1"
-        pytest.xfail("ours: a --folder that is a built-in directory of the image's glibc is "
-                     "left out of the drop-in and loses the precedence NVIDIA's gives it")
+        (dropin,) = (b / "rootfs/etc/ld.so.conf.d").glob("00-nvcr-*.conf")
+        assert dropin.read_text() == ML + "\n", who
+    assert first == {"nvidia": f"{ML}/libdup.so.1".encode(), "ours": f"{ML}/libdup.so.1".encode()}
 
 
 def test_musl_soname_links(tmp_path: Path, hook_launcher: Path) -> None:
     """musl's loader opens a library by its file name in each path directory: the SONAME
     links (libcuda.so.1 -> libcuda.so.535.104.05) are what makes the folders' libraries
-    loadable.  NVIDIA's makes them (its host ldconfig does); ours (KNOWN_BUGS "musl-links")
-    does not."""
+    loadable.  NVIDIA's makes them (its host ldconfig does), and so does ours (once it made
+    none), in the folder only."""
     _require_peer()
 
     def make(dest: Path) -> Path:
@@ -532,9 +532,8 @@ def test_musl_soname_links(tmp_path: Path, hook_launcher: Path) -> None:
                    if (b / "rootfs" / NV[1:] / n).is_symlink()}
              for who, b in bundles.items()}
     assert links["nvidia"] == {soname: name for name, soname in NVIDIA_LIBS.items()}
-    if links["ours"] != links["nvidia"]:
-        assert links["ours"] == {}
-        pytest.xfail("ours: update-ldcache makes no SONAME links in a musl root")
+    assert links["ours"] == links["nvidia"]
+    assert not (bundles["ours"] / "rootfs/lib/libc.musl-x86_64.so.1").is_symlink()
 
 
 def test_proc_link_fails_only_nvidia(tmp_path: Path, hook_launcher: Path) -> None:
@@ -591,21 +590,25 @@ def test_root_without_etc(tmp_path: Path, hook_launcher: Path) -> None:
 def test_conf_without_include(tmp_path: Path, hook_launcher: Path) -> None:
     """An ld.so.conf that never reads ld.so.conf.d: NVIDIA's drop-ins are never read, so its
     cache lacks the folder; ours also scans the folder as ``ldconfig DIR`` would (README),
-    and has the same entries besides."""
+    and has the same entries besides.  A folder that is a system directory (ML) is in both
+    caches, scanned last, as a system directory (ours does not make it a command-line
+    directory, which would come first): the image's libdup.so.1 before ML's in both."""
     _require_peer()
 
     def make(dest: Path) -> Path:
-        root = glibc_rootfs(dest)
+        root = _dup_root(dest)
         (root / "etc/ld.so.conf").write_text("/usr/local/lib\n")
         nvidia_dir(root / NV.lstrip("/"))
         return root
 
     bundles = _twins(tmp_path, make)[1]
-    _both(hook_launcher, bundles, ["update-ldcache", "--folder", NV])
+    _both(hook_launcher, bundles, ["update-ldcache", "--folder", NV, "--folder", ML])
     nv, ours = (_keys(bundles[w] / "rootfs/etc/ld.so.cache") for w in ("nvidia", "ours"))
     assert {k[1] for k in ours} - {k[1] for k in nv} == {
         f"{NV}/{soname}".encode() for soname in NVIDIA_LIBS.values()}
     assert [k for k in ours if not k[1].startswith(NV.encode() + b"/")] == nv
+    assert [k[1] for k in ours if k[0] == b"libdup.so.1"] == [
+        b"/usr/local/lib/libdup.so.1", f"{ML}/libdup.so.1".encode()]
 
 
 @pytest.mark.parametrize("link", ["absolute", "relative"])
