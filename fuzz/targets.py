@@ -82,10 +82,10 @@ def byte_order_unknowable(cache: object, layout: str) -> bool:
 
 
 def cache_target(data: bytes) -> None:
-    from ldcache.jsonout import cache_json
     from ldcache.errors import CacheFormatError
     from ldcache.format import build, decode, parse
     from ldcache.glibc import NEWEST, OLDEST, behaviour
+    from ldcache.jsonout import cache_json
     from ldcache.printer import listing
 
     for v in (OLDEST, NEWEST):

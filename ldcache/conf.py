@@ -37,6 +37,7 @@ import errno as _errno
 import os
 
 from ._record import Record
+from .cacheflags import FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4
 from .errors import ConfError, RootError
 from .glibc import Behaviour
 from .glibc import behaviour as _default_behaviour
@@ -54,9 +55,6 @@ __all__ = [
     "ConfResult",
     "ConfLimits",
     "DEFAULT_LIMITS",
-    "FLAG_LIBC4",
-    "FLAG_ELF_LIBC5",
-    "FLAG_ELF_LIBC6",
     "ARCH_RULES",
     "parse_conf",
     "trim_dir",
@@ -64,11 +62,7 @@ __all__ = [
     "detect_layout",
 ]
 
-#: ``dir=TYPE`` values (``sysdeps/generic/ldconfig.h``).  ``None`` stands for FLAG_ANY.
-FLAG_LIBC4 = 0x0000
-FLAG_ELF_LIBC5 = 0x0002
-FLAG_ELF_LIBC6 = 0x0003
-
+#: ``dir=TYPE`` values.  ``None`` stands for FLAG_ANY.
 _LIB_TYPES = {b"libc4": FLAG_LIBC4, b"libc5": FLAG_ELF_LIBC5,
               b"libc6": FLAG_ELF_LIBC6, b"glibc2": FLAG_ELF_LIBC6}
 

@@ -34,7 +34,8 @@ import sys
 from array import array
 
 from ._record import Record
-from .arch import (
+from .arch import EM_386, EM_IA_64, EM_X86_64, Arch
+from .cacheflags import (
     FLAG_AARCH64_LIB64,
     FLAG_ARM_LIBHF,
     FLAG_ARM_LIBSF,
@@ -56,7 +57,6 @@ from .arch import (
     FLAG_SPARC_LIB64,
     FLAG_X8664_LIB64,
     FLAG_X8664_LIBX32,
-    Arch,
 )
 from .errors import ELFError
 from .glibc import Behaviour
@@ -99,9 +99,6 @@ DT_SONAME = 14
 NT_GNU_PROPERTY_TYPE_0 = 5
 NT_GNU_ABI_TAG = 1
 GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
-EM_386 = 3
-EM_IA_64 = 50
-EM_X86_64 = 62
 ZMAGIC = 0o413
 QMAGIC = 0o314
 

@@ -53,7 +53,14 @@ from typing import Any, Callable, Optional, Tuple
 import construct as c
 
 from .errors import CacheFormatError
-from .format import NEW_MAGIC, NEW_VERSION, OLD_MAGIC, TAG_GENERATOR, TAG_GLIBC_HWCAPS
+from .format import (
+    ENDIAN_FLAG,
+    NEW_MAGIC,
+    NEW_VERSION,
+    OLD_MAGIC,
+    TAG_GENERATOR,
+    TAG_GLIBC_HWCAPS,
+)
 from .layouts import Layout
 
 __all__ = ["CACHE_FILE", "FormatError", "declaration", "parse", "NEW_ALIGNMENTS"]
@@ -61,8 +68,6 @@ __all__ = ["CACHE_FILE", "FormatError", "declaration", "parse", "NEW_ALIGNMENTS"
 #: The alignments at which a compat file's new header is looked for after the old entries
 #: (glibc's ALIGN_CACHE: 4 on i386, 8 on every other architecture).
 NEW_ALIGNMENTS = (4, 8)
-#: The endianness values of the new header's flags byte.
-ENDIAN_FLAGS = {"little": 2, "big": 3}
 
 _Problem = Optional[Tuple[str, int]]
 _Ctx = Any
@@ -332,7 +337,7 @@ def _new_flags(order: str) -> Callable[[_Ctx], _Problem]:
         at = ctx.file_offset + _NEW_FLAGS
         if flags & 3 == 1:
             return "cache header flags mark the cache invalid", at
-        if flags & 3 and flags & 3 != ENDIAN_FLAGS[order]:
+        if flags & 3 and flags & 3 != ENDIAN_FLAG[order]:
             return "old and new tables disagree on the byte order", at
         if flags & ~3:
             return f"unknown bits in the header flags byte {flags:#x}", at
@@ -487,7 +492,7 @@ def _byte_order(ctx: _Ctx) -> str:
         endian = head[offset + _NEW_FLAGS] & 3
         if endian:
             # (1 marks the cache invalid: the error comes from reading the header)
-            return "big" if endian == ENDIAN_FLAGS["big"] else "little"
+            return "big" if endian == ENDIAN_FLAG["big"] else "little"
         for (order, nlibs), (_, len_strings) in zip(u32s(offset + _NEW_NLIBS),
                                                     u32s(offset + _NEW_LEN_STRINGS)):
             if offset + _NEW_HEADER + _NEW_ENTRY * nlibs + len_strings <= size:

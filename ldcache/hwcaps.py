@@ -32,9 +32,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Optional, Union
 
 
-__all__ = ["LegacyHwcaps", "legacy_hwcaps", "TLS_BIT", "FAMILIES"]
+__all__ = ["LegacyHwcaps", "legacy_hwcaps", "TLS_BIT", "TLS_MASK", "FAMILIES"]
 
+#: The hwcap bit of a ``tls`` directory (≤ 2.36 ``_dl_important_hwcaps``), and its mask.
 TLS_BIT = 63
+TLS_MASK = 1 << TLS_BIT
 
 
 class LegacyHwcaps(Record):

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from .arch import Arch, arch_word, host_arch, loader_flags
 from .format import Cache, Entry
 from .glibc import behaviour
+from .hwcaps import TLS_MASK
 from .libcmp import libcmp
 
 __all__ = [
-    "TLS_BIT",
     "Candidate",
     "Loader",
     "Lookup",
@@ -44,8 +44,6 @@ __all__ = [
     "lookup",
     "parse_kernel_version",
 ]
-
-TLS_BIT = 1 << 63
 
 #: x86-64 micro-architecture levels by the feature flags of ``/proc/cpuinfo`` that define
 #: them (x86-64 psABI; glibc ``sysdeps/x86/get-isa-level.h``).
@@ -419,7 +417,7 @@ def _legacy_rejected(hwcap: int, loader: Loader) -> bool:
 
     table = legacy_hwcaps(loader.arch.family)
     platform_mask = ((1 << len(table.platforms)) - 1) << table.first_platform
-    exclude = ~(loader.legacy_hwcap | platform_mask | TLS_BIT) & 0xFFFFFFFFFFFFFFFF
+    exclude = ~(loader.legacy_hwcap | platform_mask | TLS_MASK) & 0xFFFFFFFFFFFFFFFF
     if hwcap & exclude:
         return True
     if table.platforms and hwcap & platform_mask:

@@ -17,6 +17,7 @@ import stat
 
 from ._record import Record
 from .arch import Arch
+from .cacheflags import FLAG_ANY, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4
 from .conf import parse_conf, trim_dir
 from .elf import Library, process_file, soname_from_file_name
 from .errors import RootError
@@ -33,10 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
            "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
-
-# Library types (sysdeps/generic/ldconfig.h).
-FLAG_ANY = -1
-FLAG_LIBC4, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6 = 0, 1, 2, 3
 
 
 class Options(Record):
