@@ -1,9 +1,14 @@
-"""Helpers for benchmarks against glibc's ldconfig, measured in the same run.
+"""Measuring ldcache against glibc's ldconfig and NVIDIA's hook, in the same run.
 
-Whole-process wall times are medians over ``LDCACHE_BENCH_ROUNDS`` runs (default 15; CI's
-short mode uses fewer).  Every budget is a ratio to a reference measured here and now:
-``ldconfig`` itself, and the *floor* — the same interpreter doing nothing but
-``import construct`` — so the figures mean the same on any machine.
+Every figure is a whole-process wall time (the median over ``LDCACHE_BENCH_ROUNDS`` rounds;
+default 15, CI's short mode 7) taken by :func:`interleaved`: the commands take turns round
+by round, so that load from elsewhere on the machine hits them alike.  The *floor* is the
+bare interpreter, ``python3 -I -S -c pass``: what any Python program pays before its first
+line, and the part of a budget no change to ldcache can remove.  ldcache runs as its
+launcher and console script start it — ``-I -S`` with this checkout on ``sys.path``.
+
+Every budget is a hard assertion (:func:`budget`); the line it prints says what was measured
+and what the issue asks for, so a run shows both.
 """
 
 from __future__ import annotations
@@ -13,32 +18,115 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
 
 ROUNDS = int(os.environ.get("LDCACHE_BENCH_ROUNDS", "15"))
-FLOOR_CMD = [sys.executable, "-c", "import construct"]
-RESULTS: list[str] = []
+PROJECT = Path(__file__).resolve().parent.parent
+PEER = PROJECT.parent / "shared/peers/nvidia-cdi-hook"
+FLOOR_CMD = [sys.executable, "-I", "-S", "-c", "pass"]
+RESULTS: List[str] = []
+
+#: ldcache's command line as its console script runs it, minus ``site`` (whose cost depends
+#: on what else the environment installed, not on ldcache).
+_LDCACHE = (f"import sys\nsys.path.insert(0, {str(PROJECT)!r})\n"
+            "from ldcache.cli import main\nmain()\n")
 
 
-def wall(cmd: Sequence[str], rounds: int = ROUNDS, env: dict | None = None) -> float:
-    """Median wall time of running ``cmd`` (seconds), after one warm-up run."""
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=env)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def ldcache_cmd(*args: str) -> List[str]:
+    return [sys.executable, "-I", "-S", "-c", _LDCACHE, *args]
+
+
+class Run:
+    """One command's rounds: wall times (s)."""
+
+    def __init__(self) -> None:
+        self.times: List[float] = []
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+_RSS_SOURCE = r"""
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/* rss CMD ARGS...: run CMD, print its peak RSS in KiB (wait4's ru_maxrss), exit with its
+   status.  A child of this small process: ru_maxrss carries a forking parent's own
+   high-water mark into the child, so measuring from pytest would count pytest. */
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    pid_t pid = fork();
+    if (pid < 0) return 2;
+    if (pid == 0) { execvp(argv[1], argv + 1); _exit(127); }
+    int status; struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0) return 2;
+    fprintf(stderr, "maxrss %ld\n", ru.ru_maxrss);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+"""
 
 
 def peak_rss_kib(cmd: Sequence[str]) -> int:
-    """Peak resident set size of ``cmd`` (KiB), from wait4's rusage."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, cmd
-    return usage.ru_maxrss
+    """Peak resident set size of one run of ``cmd`` (KiB), by wait4 in a small parent."""
+    from gcclib import _CACHE
+
+    tool = _CACHE / "bench-rss"
+    if not tool.exists():
+        _CACHE.mkdir(parents=True, exist_ok=True)
+        src = _CACHE / "bench-rss.c"
+        src.write_text(_RSS_SOURCE)
+        tmp = _CACHE / f"bench-rss.{os.getpid()}"
+        subprocess.run(["gcc", "-O2", "-o", str(tmp), str(src)], check=True)
+        os.replace(tmp, tool)
+    p = subprocess.run([str(tool), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert p.returncode == 0, (cmd, p.stderr[-2000:])
+    return int(p.stderr.decode().rsplit("maxrss ", 1)[1])
+
+
+def run_once(cmd: Sequence[str], env: Optional[Dict[str, str]] = None,
+             stdin: Optional[bytes] = None) -> float:
+    """Wall time of one run of ``cmd``; it must succeed."""
+    r = None
+    if stdin is not None:
+        r, w = os.pipe()
+        os.write(w, stdin)
+        os.close(w)
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=r, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env)
+    if r is not None:
+        os.close(r)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.wait()
+    elapsed = time.perf_counter() - t
+    proc.stderr.close()
+    assert proc.returncode == 0, (cmd, err.decode(errors="replace")[-2000:])
+    return elapsed
+
+
+def interleaved(cmds: Dict[str, Sequence[str]], rounds: int = ROUNDS, *,
+                prepare: Optional[Callable[[str], None]] = None,
+                stdin: Optional[Dict[str, bytes]] = None,
+                env: Optional[Dict[str, str]] = None) -> Dict[str, Run]:
+    """Each command ``rounds`` times (after one warm-up run each), taking turns.
+
+    ``prepare(name)`` runs, untimed, before every run of command ``name`` (a fresh copy of
+    a root, as at a container start)."""
+    out = {k: Run() for k in cmds}
+    for k, cmd in cmds.items():
+        if prepare is not None:
+            prepare(k)
+        run_once(cmd, env, (stdin or {}).get(k))
+    for _ in range(rounds):
+        for k, cmd in cmds.items():
+            if prepare is not None:
+                prepare(k)
+            out[k].times.append(run_once(cmd, env, (stdin or {}).get(k)))
+    return out
 
 
 def report(line: str) -> None:
@@ -46,19 +134,27 @@ def report(line: str) -> None:
     print(line)
 
 
-def ldcache_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ldcache", *args]
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
 
 
-def interleaved(cmds: dict, rounds: int = ROUNDS) -> dict:
-    """Median wall time of each command (seconds), the commands taking turns round by round
-    so that load from elsewhere on the machine hits them alike; one warm-up run each."""
-    times: dict = {k: [] for k in cmds}
-    for cmd in cmds.values():
-        subprocess.run(cmd, check=True, capture_output=True)
-    for _ in range(rounds):
-        for k, cmd in cmds.items():
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+def budget(what: str, measured: float, limit: float, unit: str, goal: str = "") -> None:
+    """Report ``measured`` against ``limit`` and assert it (the bench's only verdict).
+    ``goal``: the issue's target where it is stricter than the asserted limit."""
+    ok = measured <= limit
+    line = f"{what}: {measured:.2f}{unit} (budget ≤ {limit:g}{unit}: {'met' if ok else 'MISSED'})"
+    if goal:
+        line += f"; issue's goal {goal}"
+    report(line)
+    assert ok, line
+
+
+def growth_exponent(sizes: Sequence[int], times: Sequence[float]) -> float:
+    """The least-squares slope of log(time) over log(size): 1.0 is linear."""
+    import math
+
+    xs = [math.log(s) for s in sizes]
+    ys = [math.log(t) for t in times]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+            / sum((x - mx) ** 2 for x in xs))

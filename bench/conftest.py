@@ -10,7 +10,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
-from benchlib import FLOOR_CMD, RESULTS, wall  # noqa: E402
+from benchlib import RESULTS  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -19,12 +19,6 @@ def ldconfig() -> str:
     if path is None:
         pytest.skip("no ldconfig on this machine to compare with")
     return path
-
-
-@pytest.fixture(scope="session")
-def floor() -> float:
-    """The same interpreter doing nothing but importing construct, whole process."""
-    return wall(FLOOR_CMD)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001

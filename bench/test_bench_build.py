@@ -1,107 +1,139 @@
-"""`ldcache build` against `ldconfig` on the same roots, same run (issue: ldcache build).
+"""`ldcache build` against glibc's `ldconfig` on the same roots, in the same run.
 
-Roots: a hard-linked copy of the machine's /usr/lib/x86_64-linux-gnu (~1,000 files) and a
-generated root of 10,000 libraries with distinct SONAMEs.  Both tools run with -X (no link
-changes, so every run sees the same tree); cold runs with -i, warm runs with the aux cache.
+Each root exists twice (hard-linked twins, same readdir order): one for ldcache, one for
+ldconfig, and both must write the same cache bytes.  Both run with -X (no link changes, so
+every round sees the same tree); cold runs with -i (no aux cache), warm runs with it.
+
+Budgets (asserted; issue 11 asks for ≤ 1.5× ldconfig everywhere):
+* large roots — 10 directories × 1,000 libraries with their links, the flat 10,000, and
+  50,000 — whole process ≤ 1.5× ldconfig; the 50,000 root's peak RSS ≤ 2× ldconfig's +
+  the floor's;
+* small real roots (a Debian image, the machine's libdir), where ldconfig's whole run
+  takes less time than the interpreter needs to start: see :data:`SMALL_ROOT_BUDGET`.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
-from benchlib import FLOOR_CMD, interleaved, ldcache_cmd, peak_rss_kib, report
-from gcclib import build_library
-from synthroots import copy_host_runtime, host_generator
+from benchlib import (
+    FLOOR_CMD,
+    ROUNDS,
+    budget,
+    growth_exponent,
+    interleaved,
+    ldcache_cmd,
+    ms,
+    peak_rss_kib,
+    report,
+)
+from debroots import root_generator
+from synthroots import host_generator
+from workloads import debian_root, flat_root, libdirs_root, machine_root, pair
 
-PLACEHOLDER = b"libbenchplaceholder0000000.so.1"
-
-
-def machine_root(base: Path) -> Path:
-    src = Path("/usr/lib/x86_64-linux-gnu")
-    if not src.is_dir():
-        pytest.skip("no /usr/lib/x86_64-linux-gnu on this machine")
-    root = base / "machine"
-    (root / "usr/lib").mkdir(parents=True)
-    subprocess.run(["cp", "-al", str(src), str(root / "usr/lib/")], check=True)
-    (root / "etc").mkdir()
-    (root / "lib").symlink_to("usr/lib")
-    (root / "var/cache").mkdir(parents=True)
-    return root
-
-
-def generated_root(base: Path, n: int = 10_000) -> Path:
-    """n libraries, each a copy of one gcc-built library with its SONAME rewritten."""
-    root = base / "generated"
-    copy_host_runtime(root)
-    (root / "var/cache").mkdir(parents=True)
-    template = build_library(PLACEHOLDER.decode()).read_bytes()
-    assert template.count(PLACEHOLDER) >= 1
-    libdir = root / "opt/gen"
-    libdir.mkdir(parents=True)
-    for i in range(n):
-        soname = b"libbench%018d.so.1" % i
-        assert len(soname) == len(PLACEHOLDER)
-        (libdir / f"libbench{i:018d}.so.1.0").write_bytes(template.replace(PLACEHOLDER, soname))
-    (root / "etc/ld.so.conf").write_text("/opt/gen\n")
-    return root
+#: Small real roots: (ldcache − floor) ≤ this × ldconfig's whole run — a guard at what this
+#: code measures, with a margin for a loaded machine, far from the issue's goal of 1.5×
+#: whole process.  That goal is out of reach of a Python program here: ldconfig builds a
+#: Debian image's cache in 2-3 ms, less than `python3 -I -S -c pass` takes (6-8 ms), and
+#: the imports alone (~7 ms) cost more again.
+SMALL_ROOT_BUDGET = {"cold": 6.0, "warm": 8.0}
+LARGE_ROOT_BUDGET = 1.5
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory, ldconfig) -> dict[str, tuple[Path, Path]]:
-    """Each root twice (hard-linked copies): one for ldcache, one for ldconfig."""
+def base(tmp_path_factory, ldconfig):
     if os.geteuid() != 0:
         pytest.skip("ldconfig -r needs root")
-    base = tmp_path_factory.mktemp("buildbench")
-    out = {}
-    for name, make in (("machine", machine_root), ("generated", generated_root)):
-        ours = make(base / "ldcache")
-        theirs = base / "ldconfig" / name
-        theirs.parent.mkdir(exist_ok=True)
-        subprocess.run(["cp", "-al", str(ours), str(theirs)], check=True)
-        out[name] = (ours, theirs)
-    return out
+    return tmp_path_factory.mktemp("buildbench")
 
 
-@pytest.mark.parametrize("which", ["machine", "generated"])
-@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
-def test_build_against_ldconfig(roots, ldconfig, which, warm):
-    """ldcache, ldconfig and the floor measured taking turns, each on its own copy of the
-    root, with -X (every run sees the same tree); cold with -i, warm with the aux cache."""
-    ours_root, their_root = roots[which]
-    generator = host_generator(ldconfig)
+def _generator(root, ldconfig: str) -> str:
+    """The generator string the ldconfig that runs on ``root`` writes: the image's own for a
+    Debian root, the machine's for the others (the host's libc is theirs)."""
+    gen = root_generator(root, "amd64") if (root / "sbin/ldconfig").exists() else \
+        host_generator(ldconfig)
+    assert gen is not None
+    return gen.decode()
+
+
+def _race(ours, theirs, ldconfig, warm: bool, rounds: int = ROUNDS, floor: bool = True):
     extra = [] if warm else ["-i"]
-    t = interleaved({
-        "ldcache": ldcache_cmd("build", "-r", str(ours_root), "-X", *extra, "--generator",
-                               generator.decode()),
-        "ldconfig": [ldconfig, "-r", str(their_root), "-X", *extra],
-        "floor": FLOOR_CMD,
-    })
-    ours, theirs, floor = t["ldcache"], t["ldconfig"], t["floor"]
-    assert (ours_root / "etc/ld.so.cache").read_bytes() == \
-        (their_root / "etc/ld.so.cache").read_bytes(), "ldcache and ldconfig wrote different caches"
+    cmds = {
+        "ldcache": ldcache_cmd("build", "-r", str(ours), "-X", *extra,
+                               "--generator", _generator(ours, ldconfig)),
+        "ldconfig": [ldconfig, "-r", str(theirs), "-X", *extra],
+    }
+    if floor:
+        cmds["floor"] = FLOOR_CMD
+    t = interleaved(cmds, rounds)
+    assert (ours / "etc/ld.so.cache").read_bytes() == \
+        (theirs / "etc/ld.so.cache").read_bytes(), "ldcache and ldconfig wrote different caches"
+    return t
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+@pytest.mark.parametrize("which", ["debian", "machine"])
+def test_small_real_roots(base, ldconfig, which, warm):
+    make = {"debian": debian_root, "machine": machine_root}[which]
+    ours, theirs = pair(make, base / f"{which}-{warm}")
+    t = _race(ours, theirs, ldconfig, warm)
     kind = "warm" if warm else "cold"
-    if which == "generated":
-        ratio, budget = ours / theirs, "ldcache ≤ 2× ldconfig"
-        ok = ours <= 2 * theirs
-    else:
-        ratio, budget = (ours - floor) / theirs, "(ldcache − floor) ≤ 2× ldconfig"
-        ok = ours - floor <= 2 * theirs
-    report(f"build {which} {kind}: ldcache {ours * 1000:.0f} ms, ldconfig {theirs * 1000:.1f} "
-           f"ms, floor {floor * 1000:.0f} ms; ratio {ratio:.1f} (budget {budget}: "
-           f"{'met' if ok else 'NOT met'})")
-    if not ok:
-        pytest.xfail(f"budget not met yet: {budget}, measured ratio {ratio:.1f}")
+    o, c, f = t["ldcache"].median, t["ldconfig"].median, t["floor"].median
+    report(f"build {which} {kind}: ldcache {ms(o)}, ldconfig {ms(c)}, floor {ms(f)}; "
+           f"ldcache/ldconfig {o / c:.1f}")
+    budget(f"build {which} {kind}: (ldcache − floor)/ldconfig", (o - f) / c,
+           SMALL_ROOT_BUDGET[kind], "×", goal=f"ldcache/ldconfig ≤ 1.5 (measured {o / c:.1f})")
 
 
-def test_peak_rss_10k(roots, ldconfig):
-    root = roots["generated"][0]
-    kib = peak_rss_kib(ldcache_cmd("build", "-r", str(root), "-X", "-i", "-C",
-                                   "/etc/ld.so.cache.rss"))
-    ok = kib <= 50 * 1024
-    report(f"build generated 10k: peak RSS {kib / 1024:.1f} MiB (budget 50 MiB: "
-           f"{'met' if ok else 'NOT met'})")
-    if not ok:
-        pytest.xfail(f"budget not met yet: peak RSS {kib / 1024:.1f} MiB > 50 MiB")
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_ten_dirs_of_1000(base, ldconfig, warm):
+    ours, theirs = pair(libdirs_root, base / f"libdirs-{warm}", 10_000, 10)
+    t = _race(ours, theirs, ldconfig, warm)
+    o, c = t["ldcache"].median, t["ldconfig"].median
+    kind = "warm" if warm else "cold"
+    report(f"build 10 dirs × 1,000 (links in place) {kind}: ldcache {ms(o)}, ldconfig {ms(c)}")
+    budget(f"build 10×1,000 {kind}: ldcache/ldconfig", o / c, LARGE_ROOT_BUDGET, "×")
+
+
+def test_flat_10k(base, ldconfig):
+    ours, theirs = pair(flat_root, base / "flat", 10_000)
+    t = _race(ours, theirs, ldconfig, False)
+    o, c = t["ldcache"].median, t["ldconfig"].median
+    report(f"build flat 10,000 (no links; ldconfig's quadratic case) cold: ldcache {ms(o)}, "
+           f"ldconfig {ms(c)}")
+    budget("build flat 10,000 cold: ldcache/ldconfig", o / c, LARGE_ROOT_BUDGET, "×")
+
+
+SWEEP = (1_000, 5_000, 20_000, 50_000)
+
+
+def test_size_sweep(base, ldconfig):
+    """1,000 to 50,000 libraries (1,000 to a directory, links in place), cold: how both
+    grow, and the 50,000 root's time and peak RSS (wait4 on the child)."""
+    ours_t, theirs_t = [], []
+    for n in SWEEP:
+        ours, theirs = pair(libdirs_root, base / f"sweep-{n}", n, n // 1_000)
+        rounds = ROUNDS if n <= 5_000 else max(3, ROUNDS // 2)
+        t = _race(ours, theirs, ldconfig, False, rounds, floor=False)
+        ours_t.append(t["ldcache"].median)
+        theirs_t.append(t["ldconfig"].median)
+        report(f"sweep {n:>6,}: ldcache {ms(ours_t[-1])}, ldconfig {ms(theirs_t[-1])}, "
+               f"ratio {ours_t[-1] / theirs_t[-1]:.2f}")
+        if n == SWEEP[-1]:
+            rss = {"ldcache": peak_rss_kib(ldcache_cmd("build", "-r", str(ours), "-X", "-i",
+                                                       "-C", "/etc/ld.so.cache.rss")),
+                   "ldconfig": peak_rss_kib([ldconfig, "-r", str(theirs), "-X", "-i", "-C",
+                                             "/etc/ld.so.cache.rss"]),
+                   "floor": peak_rss_kib(FLOOR_CMD)}
+            report("sweep 50,000 peak RSS: " + ", ".join(f"{k} {v / 1024:.1f} MiB"
+                                                         for k, v in rss.items()))
+        for d in (ours, theirs):  # 50,000 libraries are 250 MB: one size on disk at a time
+            subprocess.run(["rm", "-rf", "--", str(d)], check=True)
+    report(f"sweep growth exponent (1.0 = linear): ldcache "
+           f"{growth_exponent(SWEEP, ours_t):.2f}, ldconfig {growth_exponent(SWEEP, theirs_t):.2f}")
+    budget("build 50,000 cold: ldcache/ldconfig", ours_t[-1] / theirs_t[-1], LARGE_ROOT_BUDGET,
+           "×")
+    budget("build 50,000: peak RSS / (2 × ldconfig's + floor's)",
+           rss["ldcache"] / (2 * rss["ldconfig"] + rss["floor"]), 1.0, "×")

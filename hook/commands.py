@@ -139,7 +139,8 @@ HOOKS: Tuple[HookSpec, ...] = (
                     "does not already configure (creating /etc/ld.so.conf when the image has "
                     "none), makes the SONAME links and writes /etc/ld.so.cache exactly as the "
                     "image's own glibc ldconfig would, without running anything in the image. "
-                    "For musl images, extends /etc/ld-musl-ARCH.path instead.",
+                    "For musl images, makes the SONAME links in the folders and extends "
+                    "/etc/ld-musl-ARCH.path instead.",
     ),
     HookSpec(
         "create-symlinks",
