@@ -18,15 +18,14 @@ Decided as NVIDIA's hook decides it:
 Using them means writing ``/etc/ld.so.conf.d/00-compat-<uuid>.conf`` (mode 0644) naming the
 resolved compat directory; ``00-compat-`` sorts before ``00-nvcr-``, so the update-ldcache
 hook that follows puts these libraries first.  The library file is read through
-:class:`ldcache.inroot.Root`, with every ELF read bounded; a malformed file only costs the
-note (a warning), never the hook.
+:class:`ldcache.inroot.Root`, its note with :func:`ldcache.elf.read_note` (every read
+bounded); a malformed file only costs the note (a warning), never the hook.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import struct
 
 from ldcache.errors import RootError
 from ldcache.inroot import DT_REG, Root
@@ -43,11 +42,7 @@ __all__ = ["run", "SemVer", "parse_semver", "CompatNote", "read_compat_note",
            "use_compat_libraries", "compat_dir"]
 
 NOTE_SECTION = b".note.cuda.fwd_compatibility"
-NOTE_OWNER = "NVIDIA Corporation"
-SHT_NOTE = 7
-_MAX_SECTIONS = 1 << 16
-_MAX_SHSTRTAB = 1 << 20
-_MAX_NOTE = 1 << 20
+NOTE_OWNER = b"NVIDIA Corporation"
 _LIB_PREFIX = b"libcuda.so."
 
 
@@ -236,91 +231,6 @@ class _NoteError(Exception):
     pass
 
 
-def _pread(fd: int, off: int, n: int) -> bytes:
-    if off < 0 or n < 0:
-        raise _NoteError("bad offset")
-    data = os.pread(fd, n, off)
-    if len(data) != n:
-        raise _NoteError("truncated file")
-    return data
-
-
-def _align_up(size: int, to: int) -> int:
-    """NVIDIA's ``alignUp`` on a uint32 (``(size + to - 1) &^ (to - 1)``, wrapping)."""
-    to &= 0xFFFFFFFF
-    return ((size + to - 1) & ~(to - 1)) & 0xFFFFFFFF
-
-
-def _trim(data: bytes, start: int, n: int) -> bytes:
-    if not data:
-        return b""
-    start = min(len(data) - 1, start)
-    end = min(len(data), start + n)
-    return data[start:end].strip(b"\0")
-
-
-def _note_section(fd: int, size: int) -> Optional[Tuple[bytes, int, str]]:
-    """(data, sh_addralign, byte order) of the section named .note.cuda.fwd_compatibility of
-    type SHT_NOTE, or None.  _NoteError for a file that is not a readable ELF file."""
-    ident = _pread(fd, 0, 16) if size >= 16 else b""
-    if ident[:4] != b"\x7fELF":
-        raise _NoteError("not an ELF file")
-    cls, data_enc = ident[4], ident[5]
-    if cls not in (1, 2) or data_enc not in (1, 2):
-        raise _NoteError("unknown ELF class or data encoding")
-    order = "<" if data_enc == 1 else ">"
-    if cls == 2:
-        hdr = _pread(fd, 16, 48)
-        shoff, = struct.unpack_from(order + "Q", hdr, 24)
-        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", hdr, 42)
-        want_ent = 64
-    else:
-        hdr = _pread(fd, 16, 36)
-        shoff, = struct.unpack_from(order + "I", hdr, 16)
-        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", hdr, 30)
-        want_ent = 40
-    if shoff == 0:
-        return None
-    if shentsize < want_ent:
-        raise _NoteError("bad section header size")
-
-    def section(i: int) -> Tuple[int, int, int, int, int, int]:
-        """(sh_name, sh_type, sh_offset, sh_size, sh_link, sh_addralign) of section i."""
-        raw = _pread(fd, shoff + i * shentsize, want_ent)
-        if cls == 2:
-            name, typ, _flags, _addr, off, sz, link, _info, align, _ent = struct.unpack(
-                order + "IIQQQQIIQQ", raw)
-        else:
-            name, typ, _flags, _addr, off, sz, link, _info, align, _ent = struct.unpack(
-                order + "IIIIIIIIII", raw)
-        return name, typ, off, sz, link, align
-
-    if shnum == 0 or shstrndx == 0xFFFF:  # extended numbering: the counts are in section 0
-        _n, _t, _o, size0, link0, _a = section(0)
-        if shnum == 0:
-            shnum = size0
-        if shstrndx == 0xFFFF:
-            shstrndx = link0
-    if shnum > _MAX_SECTIONS or shstrndx >= shnum:
-        raise _NoteError("bad section count")
-    _n, _t, str_off, str_size, _l, _a = section(shstrndx)
-    if str_size > _MAX_SHSTRTAB:
-        raise _NoteError("section name table too large")
-    names = _pread(fd, str_off, str_size)
-    for i in range(shnum):
-        name_off, typ, off, sz, _link, align = section(i)
-        if typ != SHT_NOTE:
-            continue
-        end = names.find(b"\0", name_off)
-        name = names[name_off:end if end >= 0 else len(names)] if name_off < len(names) else b""
-        if name != NOTE_SECTION:
-            continue
-        if sz > _MAX_NOTE:
-            raise _NoteError("note section too large")
-        return _pread(fd, off, sz), align, order
-    return None
-
-
 def _as_int(v: Any) -> int:
     if type(v) is not int:
         raise _NoteError("not an integer")
@@ -341,20 +251,16 @@ def _field(obj: dict, key: str) -> Any:
 def read_compat_note(fd: int, size: int) -> Optional[CompatNote]:
     """The forward-compatibility note of the library open at ``fd``; None when it has none.
     Raises ValueError (with a reason) for an unreadable file or malformed note."""
+    from ldcache.elf import read_note  # only for a compat library (elf costs milliseconds)
+    from ldcache.errors import ELFError
+
     try:
-        found = _note_section(fd, size)
-        if found is None:
+        desc = read_note(fd, size, NOTE_OWNER, section=NOTE_SECTION)
+        if desc is None:
             return None
-        data, align, order = found
-        if len(data) < 12:
-            raise _NoteError("failed to read data header")
-        namesz, descsz, _typ = struct.unpack_from(order + "III", data, 0)
-        if namesz == 0 or descsz == 0:
+        desc = desc.strip(b"\0")
+        if not desc:
             return None
-        name = _trim(data, 12, _align_up(namesz, align))
-        if name != NOTE_OWNER.encode():
-            return None
-        desc = _trim(data, 12 + _align_up(namesz, align), descsz)
         import json  # only for a library with the note (json and re cost milliseconds)
 
         try:
@@ -378,7 +284,7 @@ def read_compat_note(fd: int, size: int) -> Optional[CompatNote]:
             else:
                 raise _NoteError("could not unmarshal JSON data: not a list")
         return CompatNote(cuda or "", lists[0], lists[1], 0 if fmt is None else _as_int(fmt))
-    except (_NoteError, OSError, struct.error) as e:
+    except (_NoteError, ELFError, OSError) as e:
         raise ValueError(str(e) if not isinstance(e, OSError) else e.strerror) from None
 
 

@@ -70,14 +70,20 @@ __all__ = [
     "Reject",
     "process_file",
     "read_elf",
+    "read_note",
 ]
 
 #: Bytes of dynamic array walked before giving up (glibc walks to ``DT_NULL``).
 MAX_DYNAMIC = 1 << 20
 #: Longest string read (SONAME, DT_NEEDED, PT_INTERP).
 MAX_STRING = 1 << 16
-#: Bytes of a note segment walked (PT_GNU_PROPERTY, PT_NOTE).
+#: Bytes of a note segment walked (PT_GNU_PROPERTY, PT_NOTE), and the largest note section
+#: or segment :func:`read_note` reads.
 MAX_NOTES = 1 << 20
+#: Largest section or program header table :func:`read_note` reads (65536 ELF64 headers).
+_MAX_HEADERS = 1 << 22
+#: Largest section name table :func:`read_note` reads.
+_MAX_SHSTRTAB = 1 << 20
 #: First read of every file: ELF header and, almost always, the program headers.
 _HEAD = 4096
 #: Longest name in the ≤2.36 known interpreter / library tables, plus slack.
@@ -98,6 +104,8 @@ DT_STRTAB = 5
 DT_SONAME = 14
 NT_GNU_PROPERTY_TYPE_0 = 5
 NT_GNU_ABI_TAG = 1
+SHT_NOTE = 7
+SHN_XINDEX = 0xFFFF
 GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
 ZMAGIC = 0o413
 QMAGIC = 0o314
@@ -642,6 +650,129 @@ def read_elf(fd: int, size: int, *, needed: bool = False, osversion: bool = Fals
         # No usable dynamic array: header, interp, ISA level and osversion still stand.
     return ELFInfo(ei_class, ei_data, e_type, e_machine, e_flags, res.soname, res.interp,
                    tuple(res.needed), res.isa, res.osversion, res.dynamic)
+
+
+# --- read_note --------------------------------------------------------------------------------
+
+def _read_exact(fd: int, off: int, n: int) -> bytes:
+    data = _pread(fd, n, off) if n else b""
+    if len(data) != n:
+        raise ELFError("truncated ELF file")
+    return data
+
+
+def _find_note(data: bytes, order: str, align: int, owner: bytes,
+               note_type: int | None) -> bytes | None:
+    """The descriptor of the first note of ``owner`` (and ``note_type``) in the note
+    section or segment ``data``; entries padded to ``align`` (4 or 8)."""
+    nhdr = _LAYOUTS[(32, order)].nhdr
+    pos = 0
+    end = len(data)
+    while end - pos >= 12:
+        namesz, descsz, ntype = nhdr.unpack_from(data, pos)
+        name_at = pos + 12
+        desc_at = pos + ((12 + namesz + align - 1) & -align)  # as glibc and readelf pad
+        next_at = desc_at + ((descsz + align - 1) & -align)
+        if desc_at + descsz > end:
+            raise ELFError("truncated note")
+        name = data[name_at:name_at + namesz]
+        if name.endswith(b"\0"):
+            name = name[:-1]
+        if name == owner and (note_type is None or ntype == note_type):
+            return data[desc_at:desc_at + descsz]
+        pos = next_at
+    return None
+
+
+def read_note(fd: int, size: int, owner: bytes, note_type: int | None = None, *,
+              section: bytes | None = None) -> bytes | None:
+    """The descriptor of the first ELF note of ``owner`` (its name, without the
+    terminating NUL) of type ``note_type`` (any type when None) in the ELF file open on
+    ``fd`` (``size`` bytes long); None when it has none.
+
+    The notes are looked for in the file's ``SHT_NOTE`` sections — only the one named
+    ``section`` when given — and, in a file without section headers and when no
+    ``section`` is asked for, in its ``PT_NOTE`` segments.  Entries are padded to 4 bytes,
+    or 8 in a section or segment aligned to 8 (``NT_GNU_PROPERTY_TYPE_0``).  Every read is
+    a bounded ``pread`` (headers, the section name table, notes up to :data:`MAX_NOTES`);
+    raises :class:`ELFError` for a file that is not ELF or whose structures are out of
+    bounds.
+    """
+    if size < 16:
+        raise ELFError("file too small for an ELF header")
+    ident = _read_exact(fd, 0, 16)
+    if ident[:4] != b"\x7fELF":
+        raise ELFError("not an ELF file")
+    if ident[4] not in (1, 2):
+        raise ELFError(f"unknown ELF class {ident[4]}")
+    if ident[5] not in (1, 2):
+        raise ELFError(f"unknown ELF data encoding {ident[5]}")
+    bits = 64 if ident[4] == 2 else 32
+    order = "<" if ident[5] == 1 else ">"
+    lay = _LAYOUTS[(bits, order)]
+    (_e_type, _e_machine, _e_version, _e_entry, e_phoff, e_shoff, _e_flags, _e_ehsize,
+     e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx) = lay.ehdr.unpack(
+        _read_exact(fd, 16, lay.ehdr.size))
+    w = "Q" if bits == 64 else "I"
+    # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
+    # sh_addralign, sh_entsize
+    shdr = struct.Struct(f"{order}II{w}{w}{w}{w}II{w}{w}")
+    if e_shoff:
+        if e_shentsize < shdr.size:
+            raise ELFError("bad section header size")
+
+        def header(i: int) -> tuple[int, ...]:
+            return shdr.unpack_from(table, i * e_shentsize)
+
+        table = _read_exact(fd, e_shoff, shdr.size)
+        first = header(0)
+        shnum = e_shnum or first[5]  # extended numbering: the counts are in section 0
+        shstrndx = first[6] if e_shstrndx == SHN_XINDEX else e_shstrndx
+        if shnum == 0:
+            return None
+        if shnum * e_shentsize > _MAX_HEADERS:
+            raise ELFError("section header table too large")
+        table = _read_exact(fd, e_shoff, shnum * e_shentsize)
+        names = b""
+        if section is not None:
+            if shstrndx >= shnum:
+                raise ELFError("bad section name table index")
+            str_off, str_size = header(shstrndx)[4:6]
+            if str_size > _MAX_SHSTRTAB:
+                raise ELFError("section name table too large")
+            names = _read_exact(fd, str_off, str_size)
+        for i in range(shnum):
+            sh_name, sh_type, _f, _a, sh_offset, sh_size, _l, _i, sh_addralign, _e = header(i)
+            if sh_type != SHT_NOTE:
+                continue
+            if section is not None:
+                end = names.find(b"\0", sh_name)
+                if sh_name >= len(names) or names[sh_name:end if end >= 0 else None] != section:
+                    continue
+            if sh_size > MAX_NOTES:
+                raise ELFError("note section too large")
+            found = _find_note(_read_exact(fd, sh_offset, sh_size), order,
+                               8 if sh_addralign == 8 else 4, owner, note_type)
+            if found is not None or section is not None:
+                return found
+        return None
+    if section is not None or not e_phoff:
+        return None
+    if e_phentsize < lay.phentsize or e_phnum * e_phentsize > _MAX_HEADERS:
+        raise ELFError("bad program header table")
+    phdrs = _read_exact(fd, e_phoff, e_phnum * e_phentsize)
+    for i in range(e_phnum):
+        seg = lay.phdr.unpack_from(phdrs, i * e_phentsize)
+        if seg[0] != PT_NOTE:
+            continue
+        p_filesz = seg[lay.p_filesz]
+        if p_filesz > MAX_NOTES:
+            raise ELFError("note segment too large")
+        found = _find_note(_read_exact(fd, seg[lay.p_off], p_filesz), order,
+                           8 if seg[7] == 8 else 4, owner, note_type)
+        if found is not None:
+            return found
+    return None
 
 
 # --- process_file -----------------------------------------------------------------------------

@@ -192,8 +192,9 @@ def note_asm(section: str, owner: bytes, desc: bytes, note_type: int = 1,
     def pad(b: bytes) -> bytes:
         return b + b"\0" * (-len(b) % align)
 
-    body = (len(owner).to_bytes(4, "little") + len(desc).to_bytes(4, "little")
-            + note_type.to_bytes(4, "little") + pad(owner) + pad(desc))
+    # The descriptor starts at the first multiple of ``align`` after header and name.
+    body = pad(len(owner).to_bytes(4, "little") + len(desc).to_bytes(4, "little")
+               + note_type.to_bytes(4, "little") + owner) + pad(desc)
     data = ",".join(str(b) for b in body)
     return (f'__asm__(".pushsection {section},\\"a\\",@note\\n.balign {align}\\n'
             f'.byte {data}\\n.popsection\\n");\n')

@@ -1112,3 +1112,149 @@ def test_cross_built_libraries(tmp_path: Path, triplet: str, flags: list[str], p
             assert res == Reject(None), version
         else:
             assert res == Library(flags_wanted, b"libx.so.1"), version
+
+
+# --- read_note against pyelftools ------------------------------------------------------------
+
+def _pyelftools_notes(path: Path, *, segments: bool = False) -> list[tuple[str, int, bytes, str]]:
+    """Every note pyelftools finds, in file order: (owner, raw n_type, descriptor, where) —
+    in the SHT_NOTE sections, or in the PT_NOTE segments."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import NoteSection
+    from elftools.elf.segments import NoteSegment
+
+    out = []
+    with open(path, "rb") as f:
+        ef = ELFFile(f)
+        order = "<" if ef.little_endian else ">"
+        holders = ([(s, "") for s in ef.iter_segments() if isinstance(s, NoteSegment)]
+                   if segments else
+                   [(s, s.name) for s in ef.iter_sections() if isinstance(s, NoteSection)])
+        for holder, name in holders:
+            for note in holder.iter_notes():
+                f.seek(note["n_offset"] + 8)
+                raw_type = struct.unpack(order + "I", f.read(4))[0]
+                out.append((note["n_name"], raw_type, bytes(note["n_descdata"]), name))
+    return out
+
+
+def _read_note(path: Path, owner: bytes, note_type: int | None = None, **kw: bytes | None
+               ) -> bytes | None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return elf.read_note(fd, os.fstat(fd).st_size, owner, note_type, **kw)
+    finally:
+        os.close(fd)
+
+
+def _noted_library(tmp_path: Path, name: str = "libnoted.so.1", flags: Sequence[str] = ()
+                   ) -> Path:
+    from hookroots import note_asm
+
+    code = ("int f(void) { return 42; }\n"
+            + note_asm(".note.test", b"Test Owner\0", b"first\0", note_type=7)
+            + note_asm(".note.test", b"Test Owner\0", b"second desc\0", note_type=9)
+            + note_asm(".note.test", b"Other\0", b"\x01\x02\x03", note_type=7)
+            + note_asm(".note.other", b"Test Owner\0", b"in another section 8.24\0", note_type=11,
+                       align=8)
+            + note_asm(".note.cuda.fwd_compatibility", b"NVIDIA Corporation\0",
+                       b'{"CUDA Version": "12.9"}\0'))
+    return gcc(tmp_path, name, ["-shared", "-fPIC", "-Wl,--build-id", *flags], code)
+
+
+def _expected(notes: list[tuple[str, int, bytes, str]], owner: str, note_type: int | None,
+              section: str | None = None) -> bytes | None:
+    for n_owner, n_type, desc, where in notes:
+        if section is not None and where != section:
+            continue
+        if n_owner == owner and (note_type is None or n_type == note_type):
+            return desc
+    return None
+
+
+@pytest.mark.parametrize("flags", [[], ["-m32"]], ids=["64", "32"])
+def test_read_note_matches_pyelftools(tmp_path: Path, flags: list[str]) -> None:
+    lib = _noted_library(tmp_path, flags=flags)
+    notes = _pyelftools_notes(lib)
+    assert {n[0] for n in notes} >= {"GNU", "Test Owner", "Other", "NVIDIA Corporation"}
+    queries = {(owner, t) for owner, t, _d, _w in notes} | {(owner, None) for owner, *_ in notes}
+    queries |= {("Test Owner", 8), ("Nobody", None), ("GNU", 12345)}
+    for owner, t in sorted(queries, key=repr):
+        assert _read_note(lib, owner.encode(), t) == _expected(notes, owner, t), (owner, t)
+    for section in (".note.test", ".note.other", ".note.cuda.fwd_compatibility",
+                    ".note.gnu.build-id", ".text", ".nothing"):
+        for owner, t in sorted(queries, key=repr):
+            want = _expected(notes, owner, t, section)
+            assert _read_note(lib, owner.encode(), t, section=section.encode()) == want, \
+                (section, owner, t)
+    assert _read_note(lib, b"Test Owner", 9) == b"second desc\0"
+    assert _read_note(lib, b"Test Owner", 11) == b"in another section 8.24\0"
+    assert _read_note(lib, b"NVIDIA Corporation",
+                      section=b".note.cuda.fwd_compatibility") == b'{"CUDA Version": "12.9"}\0'
+
+
+def test_read_note_in_segments_without_section_headers(tmp_path: Path) -> None:
+    lib = _noted_library(tmp_path)
+    data = bytearray(lib.read_bytes())
+    data[0x28:0x30] = bytes(8)  # e_shoff
+    data[0x3C:0x40] = bytes(4)  # e_shnum, e_shstrndx
+    bare = tmp_path / "bare.so"
+    bare.write_bytes(bytes(data))
+    notes = _pyelftools_notes(bare, segments=True)
+    assert notes and {n[0] for n in notes} >= {"GNU", "Test Owner"}
+    for owner, t in {(o, t) for o, t, *_ in notes} | {(o, None) for o, *_ in notes} | {
+            ("Nobody", None)}:
+        assert _read_note(bare, owner.encode(), t) == _expected(notes, owner, t), (owner, t)
+    # A named section cannot be found without section headers.
+    assert _read_note(bare, b"Test Owner", section=b".note.test") is None
+
+
+def test_read_note_on_system_libraries_matches_pyelftools() -> None:
+    checked = 0
+    for path in sorted(LIBDIR.glob("lib*.so*"))[:200]:
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            notes = _pyelftools_notes(path)
+        except Exception:  # noqa: BLE001 - pyelftools raises many things on odd files
+            continue
+        for owner, t in {(o, t) for o, t, *_ in notes}:
+            assert _read_note(path, owner.encode(), t) == _expected(notes, owner, t), path
+        checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize("mangle,error", [
+    (lambda d: d[:10], "too small"),
+    (lambda d: b"\x7fELX" + d[4:], "not an ELF file"),
+    (lambda d: d[:0x28] + (len(d) * 3).to_bytes(8, "little") + d[0x30:], "truncated"),
+    (lambda d: d[:0x3A] + (1).to_bytes(2, "little") + d[0x3C:], "section header size"),
+])
+def test_read_note_errors(tmp_path: Path, mangle, error: str) -> None:
+    lib = _noted_library(tmp_path)
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(mangle(lib.read_bytes()))
+    with pytest.raises(ELFError, match=error):
+        _read_note(bad, b"Test Owner")
+
+
+def test_read_note_truncated_note_and_bounded_reads(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = _noted_library(tmp_path)
+    data = bytearray(lib.read_bytes())
+    at = data.find(b"Test Owner\0") - 12
+    data[at + 4:at + 8] = (1 << 31).to_bytes(4, "little")  # descsz far past the section
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ELFError, match="truncated note"):
+        _read_note(bad, b"Test Owner")
+    sizes: list[int] = []
+    real = os.pread
+
+    def counting(fd: int, n: int, off: int) -> bytes:
+        sizes.append(n)
+        return real(fd, n, off)
+
+    monkeypatch.setattr(elf, "_pread", counting)
+    assert _read_note(lib, b"Test Owner", 9, section=b".note.test") == b"second desc\0"
+    assert len(sizes) <= 6 and max(sizes) < 4096
