@@ -111,13 +111,17 @@ def run_once(cmd: Sequence[str], env: Optional[Dict[str, str]] = None,
 def interleaved(cmds: Dict[str, Sequence[str]], rounds: int = ROUNDS, *,
                 prepare: Optional[Callable[[str], None]] = None,
                 stdin: Optional[Dict[str, bytes]] = None,
-                env: Optional[Dict[str, str]] = None) -> Dict[str, Run]:
+                env: Optional[Dict[str, str]] = None,
+                warmup: Optional[Sequence[str]] = None) -> Dict[str, Run]:
     """Each command ``rounds`` times (after one warm-up run each), taking turns.
 
     ``prepare(name)`` runs, untimed, before every run of command ``name`` (a fresh copy of
-    a root, as at a container start)."""
+    a root, as at a container start).  ``warmup``: the commands given a warm-up run (default
+    all; twins of one root share their page cache, so warming one warms both)."""
     out = {k: Run() for k in cmds}
     for k, cmd in cmds.items():
+        if warmup is not None and k not in warmup:
+            continue
         if prepare is not None:
             prepare(k)
         run_once(cmd, env, (stdin or {}).get(k))
