@@ -7,12 +7,12 @@ them; ``tests/test_hostile_roots.py`` checks the two agree and that hostile root
 within the measured bounds).
 
 Limits that already live next to the code enforcing them (the ELF probe's, the
-configuration parser's, the in-root resolver's) are *referenced* here, not duplicated:
-:func:`table` reads them from their modules.  The constants defined here are the ones
-this module owns.
+configuration parser's, the in-root resolver's) stay there; the list of all of them is
+:func:`ldcache.limits_table.table`, which reads them from their modules.  The constants
+defined here are the ones this module owns.
 
-Importing this module imports nothing else from ldcache (the scanner and the hook may
-import it at start-up without a cycle or a cost).
+This module imports nothing from ldcache but ``errors``, not even in a
+function (the scanner and the hook import it at start-up without a cycle or a cost).
 """
 
 from __future__ import annotations
@@ -20,12 +20,7 @@ from __future__ import annotations
 import os
 import time
 
-from ._record import Record
 from .errors import LdcacheError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # pragma: no cover
-    from typing import List, Optional
 
 __all__ = [
     "MAX_DIR_ENTRIES",
@@ -34,8 +29,6 @@ __all__ = [
     "LimitExceeded",
     "Deadline",
     "check_dir_entries",
-    "Limit",
-    "table",
 ]
 
 #: Entries read from one library directory (``readdir``).  A Debian
@@ -87,62 +80,3 @@ def check_dir_entries(count: int, path: bytes | str, limit: int = MAX_DIR_ENTRIE
 
 
 # ------------------------------------------------------------------------------ the lock
-
-# ------------------------------------------------------------------------------ the table
-
-class Limit(Record):
-    name: str  #: where it lives (module.NAME)
-    value: int | float
-    unit: str
-    what: str
-    on_exceed: str
-
-
-def table() -> List[Limit]:
-    """Every limit, read from the module that enforces it (imports them)."""
-    from . import auxcache, elf, inroot
-    from .cli import inspect
-    from .conf import DEFAULT_LIMITS as C
-
-    rows = [
-        Limit("elf._HEAD", getattr(elf, "_HEAD", 4096), "bytes",
-              "first read of a library (ELF header, program headers)", "—"),
-        Limit("elf.MAX_DYNAMIC", elf.MAX_DYNAMIC, "bytes",
-              "dynamic array walked per library", "rest of the array ignored"),
-        Limit("elf.MAX_STRING", elf.MAX_STRING, "bytes",
-              "one SONAME / DT_NEEDED / PT_INTERP string", "file rejected as truncated"),
-        Limit("elf.MAX_NOTES", elf.MAX_NOTES, "bytes",
-              "note segment walked (ISA level, ABI tag)", "rest of the notes ignored"),
-        Limit("conf.ConfLimits.max_depth", C.max_depth, "files",
-              "configuration files open at once (ldconfig's fd limit − 3)",
-              "warning, like ldconfig's EMFILE"),
-        Limit("conf.ConfLimits.max_files", C.max_files, "files",
-              "configuration files opened in all (include loops)", "ConfError"),
-        Limit("conf.ConfLimits.max_file_bytes", C.max_file_bytes, "bytes",
-              "one configuration file", "ConfError"),
-        Limit("conf.ConfLimits.max_total_bytes", C.max_total_bytes, "bytes",
-              "all distinct configuration files", "ConfError"),
-        Limit("conf.ConfLimits.max_lines", C.max_lines, "lines",
-              "configuration lines processed (bounds directories listed)", "ConfError"),
-        Limit("inroot.MAXSYMLINKS", inroot.MAXSYMLINKS, "links",
-              "symlinks expanded per path lookup", "ELOOP"),
-        Limit("auxcache.MAX_BYTES", auxcache.MAX_BYTES, "bytes",
-              "aux cache read", "aux cache ignored"),
-        Limit("cli.inspect.MAX_CACHE_BYTES", inspect.MAX_CACHE_BYTES, "bytes",
-              "cache file read by print / info / convert", "error (EFBIG)"),
-        Limit("limits.MAX_DIR_ENTRIES", MAX_DIR_ENTRIES, "entries",
-              "names read from one library directory", "LimitExceeded (run fails)"),
-        Limit("limits.MAX_RUN_SECONDS", MAX_RUN_SECONDS, "seconds",
-              "wall time of one run", "LimitExceeded (run fails)"),
-        Limit("limits.LOCK_WAIT_SECONDS", LOCK_WAIT_SECONDS, "seconds",
-              "wait for another run's lock on the same root", "run goes on unlocked"),
-    ]
-    try:
-        from . import detect
-    except ImportError:  # pragma: no cover
-        detect = None  # type: ignore[assignment]
-    value: Optional[int] = getattr(detect, "MAX_LIBC_BYTES", None)
-    if value is not None:
-        rows.append(Limit("detect.MAX_LIBC_BYTES", value, "bytes",
-                          "libc read to find the glibc version", "glibc not detected"))
-    return rows

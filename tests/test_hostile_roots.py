@@ -638,8 +638,8 @@ def test_bounds_are_measured(tmp_path: Path) -> None:
 
 
 def test_limits_documented() -> None:
-    """Every limit in ldcache.limits.table() is in LIMITS.md with its value."""
-    from ldcache.limits import table
+    """Every limit in ldcache.limits_table.table() is in LIMITS.md with its value."""
+    from ldcache.limits_table import table
 
     doc = (PROJECT / "LIMITS.md").read_text()
     for limit in table():

@@ -6,18 +6,14 @@ import os
 import sys
 
 from .. import __version__
-from ..errors import LdcacheError
+from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
     from typing import Any, Callable, Sequence
 
-__all__ = ["main", "build_parser"]
-
-#: Exit codes, documented in the README.
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
 
 class _Skipped:
     """Stands in for the parser of a command that is not being run: accepts and ignores
@@ -78,33 +74,6 @@ def _command_modules(command: str | None = None) -> list:
 def is_ldconfig_name(argv0: str) -> bool:
     """Invoked as ``ldconfig`` (a symlink to ldcache): ldconfig's own command line."""
     return os.path.basename(argv0).startswith("ldconfig")
-
-
-def error_line(prog: str, message: str) -> None:
-    """Print one error line, never a traceback."""
-    sys.stderr.write(f"{prog}: {message}\n")
-
-
-def describe_os_error(exc: OSError) -> str:
-    name = exc.filename
-    if isinstance(name, bytes):
-        name = os.fsdecode(name)
-    reason = exc.strerror or str(exc)
-    return f"{name}: {reason}" if name is not None else reason
-
-
-def run(func: Callable[[Any], int], args: Any, prog: str,
-        failure: int = EXIT_FAILURE) -> int:
-    """``func(args)``; an error is one line on stderr and exit status ``failure``."""
-    try:
-        return func(args)
-    except OSError as exc:  # RootError too: "PATH: reason"
-        error_line(prog, describe_os_error(exc))
-    except LdcacheError as exc:
-        error_line(prog, str(exc))
-    except KeyboardInterrupt:
-        error_line(prog, "interrupted")
-    return failure
 
 
 def main(argv: Sequence[str] | None = None) -> int:

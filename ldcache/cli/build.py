@@ -140,7 +140,7 @@ def ldconfig_parser() -> argparse.ArgumentParser:
 
 def ldconfig_main(argv: Sequence[str]) -> int:
     from ..format import LAYOUTS
-    from . import run
+    from .common import run
     from .fastargs import Namespace, Recorder, parse
 
     rec = Recorder()

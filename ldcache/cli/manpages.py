@@ -1,4 +1,5 @@
-"""The man pages ldcache(8) and cdi-hook(8): their argument parsers and their extra sections.
+"""The man page ldcache(8): its argument parser and its extra sections, and the roff helpers
+cdi-hook(8)'s (``hook/manpage.py``: ldcache never imports the hook) uses too.
 
 argparse-manpage loads this file by path while the package is being built (the source
 tree is not importable then), so it puts the source tree first on ``sys.path`` and hands
@@ -28,37 +29,11 @@ import sys
 from typing import Any, Sequence
 
 _TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-#: The name the hook frontend is installed under; its folder in the source tree is hook/.
-_HOOK_PACKAGE, _HOOK_FOLDER = "ldcache_hook", "hook"
 
 
 def _importable() -> None:
     if _TREE not in sys.path:
         sys.path.insert(0, _TREE)
-    _bind_hook_package()
-
-
-def _bind_hook_package() -> None:
-    """In the source tree, bind ``ldcache_hook`` to hook/ (as ldcache_hook.main's
-    ``import_lines`` does): a build environment has no install mapping the name."""
-    if _HOOK_PACKAGE in sys.modules or not os.path.isfile(os.path.join(_TREE, "pyproject.toml")):
-        return
-    folder = os.path.join(_TREE, _HOOK_FOLDER)
-    init = os.path.join(folder, "__init__.py")
-    if not os.path.isfile(os.path.join(folder, "main.py")):
-        return
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(_HOOK_PACKAGE, init,
-                                                  submodule_search_locations=[folder])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_HOOK_PACKAGE] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_HOOK_PACKAGE]
-        raise
 
 
 def ldcache_parser() -> argparse.ArgumentParser:
@@ -67,16 +42,6 @@ def ldcache_parser() -> argparse.ArgumentParser:
 
     parser = build_parser()
     _attach(parser, ldcache_sections(parser))
-    return parser
-
-
-def cdi_hook_parser() -> argparse.ArgumentParser:
-    _importable()
-    from ldcache_hook.main import build_parser
-
-    parser = build_parser()
-    parser.prog = "cdi-hook"
-    _attach(parser, cdi_hook_sections())
     return parser
 
 
@@ -249,54 +214,6 @@ def ldcache_sections(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
         ("FILES", files),
         ("EXAMPLES", examples),
         ("SEE ALSO", _see_also([("cdi-hook", "8"), ("ld.so", "8"), ("ldconfig", "8")])),
-    ]
-
-
-#: cdi-hook's exit statuses (ldcache_hook.main.run).
-HOOK_EXIT_OK, HOOK_EXIT_FAILURE = 0, 1
-
-
-def cdi_hook_sections() -> list[tuple[str, str]]:
-    exit_status = _items([
-        (_b(str(HOOK_EXIT_OK)),
-         f"The hook did its work; also {_b('--help')}, {_b('--version')} and the "
-         f"{_b('noop')} hook. No hook, an unknown hook, or an unknown flag before the hook "
-         "name is a warning and exit status 0 too: a CDI spec written for a newer toolkit "
-         "must not stop a container from starting."),
-        (_b(str(HOOK_EXIT_FAILURE)),
-         "The hook failed (one line on standard error says why), or a usage error: an "
-         "unknown flag for a known hook, a missing flag value, a bad boolean."),
-    ])
-
-    examples = _examples([
-        ("Install the isolated launcher (with the Python ldcache is installed for), and put "
-         "it where CDI specs expect NVIDIA's program (CDI specs should name the launcher, not "
-         "the console script pip installs):",
-         ["python3 -I -m ldcache_hook.launcher /usr/local/bin/cdi-hook",
-          "ln -sf /usr/local/bin/cdi-hook /usr/bin/nvidia-cdi-hook"]),
-        ("The hooks as a CDI spec has the runtime run them (the runtime writes the "
-         "container's OCI state on standard input): add a folder to the container's "
-         "library search path and rebuild its ld.so.cache; create a symlink; set a mode:",
-         ["cdi-hook update-ldcache --folder /usr/lib/x86_64-linux-gnu",
-          "cdi-hook create-symlinks --link libcuda.so.1::/usr/lib/x86_64-linux-gnu/libcuda.so",
-          "cdi-hook chmod --mode 755 --path /dev/dri"]),
-        ("By hand, with the state (its bundle, or its root, names the container) in a file "
-         "(an absolute path: the hook leaves the working directory first):",
-         ["cdi-hook update-ldcache --folder /usr/lib/x86_64-linux-gnu "
-          "--container-spec /run/c1/state.json"]),
-        ("A hook in a CDI spec, with an explicit env (which replaces the environment the "
-         "runtime would otherwise pass on, possibly the image's):",
-         ["hooks:",
-          "- hookName: createContainer",
-          "  path: /usr/local/bin/cdi-hook",
-          "  args: [nvidia-cdi-hook, update-ldcache, --folder, /usr/lib/x86_64-linux-gnu]",
-          "  env: [NVIDIA_CTK_DEBUG=false]"]),
-    ])
-
-    return [
-        ("EXIT STATUS", exit_status),
-        ("EXAMPLES", examples),
-        ("SEE ALSO", _see_also([("ld.so", "8"), ("ldcache", "8"), ("ldconfig", "8")])),
     ]
 
 

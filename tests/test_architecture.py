@@ -1,0 +1,117 @@
+"""The shape of the package: ldcache's modules import each other without a cycle — every
+import counted, the ones inside functions and under ``TYPE_CHECKING`` too — and ldcache
+never imports the hook frontend (``hook/``, installed as ``ldcache_hook``), which is built
+on it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TREE = Path(__file__).resolve().parent.parent
+PACKAGE = TREE / "ldcache"
+HOOK_NAMES = ("ldcache_hook", "hook")
+
+
+def modules(top: Path = PACKAGE) -> dict[str, Path]:
+    out = {}
+    for path in sorted(top.rglob("*.py")):
+        parts = list(path.relative_to(top.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def imported_names(name: str, path: Path) -> list[str]:
+    """Every module name an import statement anywhere in the file names (for
+    ``from X import a``: X and X.a, since a may be a submodule)."""
+    base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                mod = ".".join(base[:len(base) - node.level + 1]
+                               + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.append(mod)
+            out.extend(f"{mod}.{a.name}" for a in node.names)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "__import__" and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            out.append(node.args[0].value)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, path in mods.items():
+        for n in imported_names(m, path):
+            while n and n not in mods:  # the module itself, not a name in it
+                n = n.rpartition(".")[0]
+            if n and n != m:
+                graph[m].add(n)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_graph_sees_function_level_imports() -> None:
+    graph = import_graph()
+    assert "ldcache.format" in graph["ldcache.scan"]  # top level
+    assert "ldcache.jsonout" in graph["ldcache.cli.inspect"]  # inside a function
+    assert "ldcache.cli.common" in graph["ldcache.cli.build"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_ldcache_imports_have_no_cycle() -> None:
+    graph = import_graph()
+    found = cycles(graph)
+    detail = [(c, {m: sorted(graph[m] & set(c)) for m in c}) for c in found]
+    assert found == [], f"import cycles in ldcache/: {detail}"
+
+
+def test_ldcache_never_imports_the_hook() -> None:
+    bad = []
+    for m, path in modules().items():
+        for n in imported_names(m, path):
+            if n.split(".")[0] in HOOK_NAMES:
+                bad.append((m, n))
+    assert bad == []
