@@ -220,10 +220,6 @@ HOOKS: Tuple[HookSpec, ...] = (
 _BY_NAME: Dict[str, HookSpec] = {h.name: h for h in HOOKS}
 
 
-def hook_names() -> Tuple[str, ...]:
-    return tuple(h.name for h in HOOKS)
-
-
 # --------------------------------------------------------------------------------------------
 # values
 
@@ -307,7 +303,7 @@ def _index(flags: Sequence[Flag]) -> Dict[str, Flag]:
     return out
 
 
-def _set(values: Dict[str, Value], flag: Flag, raw: Optional[str], arg: str) -> None:
+def _set(values: Dict[str, Value], flag: Flag, raw: Optional[str]) -> None:
     if flag.kind == "bool":
         try:
             values[flag.name] = parse_bool("true" if raw is None or raw == "" else raw)
@@ -376,7 +372,7 @@ def _parse_level(args: Sequence[str], flags: Mapping[str, Flag], commands: froze
                 raise UsageError(f"flag needs an argument: {first}")
             raw = args[i + 1]
             i += 1
-        _set(values, flag, raw, first)
+        _set(values, flag, raw)
         i += 1
     return pos
 

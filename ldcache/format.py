@@ -640,7 +640,7 @@ def _interpret_new(raw: RawCache) -> Cache:
     if stored is not None:
         referenced.update(raw.hwcaps_offsets or ())
     extra = _unreferenced_strings(table, referenced, raw.strings_start - base)
-    kind = _string_table_kind(table, entries, names, extra)
+    kind = _string_table_kind(table, entries, names)
     layout = raw.layout
     # glibc's readers never look at the old table of a compat file (other writers leave it
     # empty or give it one entry; glibc 2.33-2.36 can fill it with garbage, spec §1.4.3).
@@ -672,8 +672,7 @@ def _unreferenced_strings(table: bytes, referenced: set[int], shift: int) -> tup
     return tuple(extra)
 
 
-def _string_table_kind(table: bytes, entries: Sequence[Entry], names: Sequence[bytes],
-                       extra: Sequence[bytes]) -> str:
+def _string_table_kind(table: bytes, entries: Sequence[Entry], names: Sequence[bytes]) -> str:
     if not names and concat_string_table(entries)[0] == table:
         return "concat"
     return "merged"
