@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
-from array import array
 
 from ._record import Record
 from .arch import EM_386, EM_IA_64, EM_X86_64, Arch
@@ -157,14 +155,10 @@ class Reject(Record):
     warnings: tuple[str, ...] = ()
 
 
-_ACODE32 = "I" if array("I").itemsize == 4 else "L"
-
-
 class _Layout:
     """Precompiled structs of one (ELF class, byte order)."""
 
     __slots__ = (
-        "acode",
         "addr_mask",
         "bits",
         "dyn",
@@ -178,11 +172,11 @@ class _Layout:
         "pair",
         "phdr",
         "phentsize",
-        "swap",
         "u16",
         "u32",
         "u32x8",
         "word",
+        "wordcode",
     )
 
     def __init__(self, bits: int, order: str) -> None:
@@ -211,9 +205,9 @@ class _Layout:
         self.nhdr = struct.Struct(f"{order}III")
         self.u32x8 = struct.Struct(f"{order}8I")
         self.pair = struct.Struct(f"{order}II")
-        # The dynamic array as unsigned words (d_tag values of interest are small).
-        self.acode = "Q" if bits == 64 else _ACODE32
-        self.swap = (order == "<") != (sys.byteorder == "little")
+        # The dynamic array as unsigned words (d_tag values of interest are small); struct
+        # rather than array (which imports collections: a millisecond of start-up).
+        self.wordcode = w
 
 
 _LAYOUTS = {(bits, order): _Layout(bits, order) for bits in (32, 64) for order in "<>"}
@@ -507,9 +501,7 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
     while pos < size:
         if pos - dynamic_addr >= MAX_DYNAMIC:
             raise _Fail(_TRUNCATED.format(name))
-        words = array(lay.acode, r.read(pos, chunk))
-        if lay.swap:
-            words.byteswap()
+        words = struct.unpack(f"{lay.order}{chunk // lay.word}{lay.wordcode}", r.read(pos, chunk))
         tags = words[0::2]
         try:
             n = tags.index(DT_NULL)
