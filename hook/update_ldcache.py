@@ -33,6 +33,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import sys
 
 from ldcache.errors import RootError
 from ldcache.inroot import Root
@@ -253,7 +254,9 @@ def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
             raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {why(e)}") from None
         res.created_conf = _ensure_conf(root)
         # The root's glibc behaviour and system directories, found once for the whole job.
-        info = describe_root(root, prog="cdi-hook")
+        info = describe_root(root)
+        for notice in info.notices:
+            _warn(notice)
         if folders:
             configured = _configured(root, info.behaviour)
             res.added = [f for f in folders if _norm(f) not in configured]
@@ -286,7 +289,7 @@ def _link_folders(root: Root, folders: List[bytes], log: Log) -> int:
     library by that file name), nothing else; the number of links made."""
     from ldcache.build import link_dirs
 
-    result = link_dirs(root, tuple(folders), prog="cdi-hook")
+    result = link_dirs(root, tuple(folders), warn=_warn)
     for notice in result.info.notices:
         log.debug(notice)
     made = result.report.links_made if result.report is not None else 0
@@ -297,10 +300,16 @@ def _link_folders(root: Root, folders: List[bytes], log: Log) -> int:
 def _build(root: Root, res: UpdateResult, info: RootInfo) -> None:
     from ldcache.build import BuildOptions, run_build
 
-    options = BuildOptions(root=root.path, dirs=tuple(res.cmdline_dirs), prog="cdi-hook",
+    options = BuildOptions(root=root.path, dirs=tuple(res.cmdline_dirs),
                            generator=res.generator or BuildOptions._field_defaults["generator"])
-    result = run_build(options, root=root, info=info)
+    result = run_build(options, root=root, info=info, warn=_warn)
     res.entries = len(result.cache.entries) if result.cache is not None else None
+
+
+def _warn(text: str) -> None:
+    """ldconfig's warnings as ldconfig prints them, under this program's name (--quiet
+    hides them: ldcache_hook.main redirects standard error)."""
+    sys.stderr.write(f"cdi-hook: {text}\n")
 
 
 def run(ctx: Context) -> None:

@@ -21,7 +21,6 @@ when no other run is between creating and renaming one, so it is done only while
 from __future__ import annotations
 
 import os
-import sys
 
 from .errors import RootError
 from .format import Cache, build
@@ -31,7 +30,7 @@ from .scan import Header, LinkOp, Message, Plan, Removal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import BinaryIO, Callable, Dict, Optional
+    from typing import Callable, Dict, Optional
 
 __all__ = ["apply_plan", "write_cache", "Report"]
 
@@ -63,25 +62,24 @@ class Report:
         self.messages: list[str] = []
 
 
-def _printer(stream: BinaryIO | None) -> Callable[[bytes], None]:
-    def out(data: bytes) -> None:
-        if stream is not None:
-            stream.write(data)
-
-    return out
+def _ignore(data: object) -> None:
+    pass
 
 
 def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool = False,
-               prog: str = "ldcache", stdout: BinaryIO | None = None,
-               stderr: BinaryIO | None = None) -> Report:
-    """Print the plan's messages and make its links (when ``update_links``)."""
-    out = _printer(stdout if stdout is not None else sys.stdout.buffer)
-    err = _printer(stderr if stderr is not None else sys.stderr.buffer)
+               out: Callable[[bytes], None] | None = None,
+               warn: Callable[[str], None] | None = None) -> Report:
+    """Make the plan's links (when ``update_links``), handing on its output in ldconfig's
+    order: ``out`` gets the ``-v`` lines (bytes, for standard output), ``warn`` each warning
+    (one line's text, without the program name); the frontend prints them.  The warnings are
+    also in the report's ``messages``."""
+    out = out or _ignore
     report = Report()
+    say = warn or _ignore
 
-    def warn(text: str) -> None:
+    def warn_(text: str) -> None:
         report.messages.append(text)
-        err(f"{prog}: {text}\n".encode(errors="surrogateescape"))
+        say(text)
 
     with locked(root) as held, _Dirs(root) as dirs:
         if held and update_links:
@@ -92,7 +90,7 @@ def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool 
                     d = dirs.get(ev.directory)
                     if d is not None:
                         report.stale_temps += _remove_stale_link_temps(d)
-        _apply_events(dirs, p, update_links, verbose, out, warn, report)
+        _apply_events(dirs, p, update_links, verbose, out, warn_, report)
     return report
 
 

@@ -36,7 +36,6 @@ class BuildOptions(Record):
     generator: bytes = b"ldcache"
     glibc: Optional[str] = None
     arch: Optional[str] = None
-    prog: str = "ldcache"
 
 
 class BuildResult(Record):
@@ -84,7 +83,7 @@ def plan_root(root: Root, options: BuildOptions,
     """Detect what ``root`` is (unless ``info`` says it already) and plan its ldconfig run
     (nothing is written)."""
     if info is None:
-        info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
+        info = describe_root(root, glibc=options.glibc, arch=options.arch)
     for d in options.dirs:
         if options.build_cache and not d.startswith(b"/"):
             raise ConfError(f"relative path `{os.fsdecode(d)}' used to build cache")
@@ -108,29 +107,51 @@ def _save_aux(root: Root, p: Plan) -> None:
         p.aux.save(root)
 
 
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable
+
+    Out = Optional[Callable[[bytes], None]]
+    Warn = Optional[Callable[[str], None]]
+
+
 def run_build(options: BuildOptions, *, root: Root | None = None,
-              info: RootInfo | None = None) -> BuildResult:
+              info: RootInfo | None = None, out: "Out" = None, warn: "Warn" = None
+              ) -> BuildResult:
     """Run ``ldcache build``: make links, write the cache (as configured).
 
     ``root``: an open :class:`Root` of ``options.root`` to use; ``info``: what
-    :func:`~ldcache.detect.describe_root` already found for it (callers that looked first)."""
+    :func:`~ldcache.detect.describe_root` already found for it (callers that looked first,
+    and said its notices).  ``out`` and ``warn`` get what ldconfig prints, in its order:
+    the ``-v`` lines (bytes) and each warning or notice (a line's text, without the program
+    name); nothing is printed here."""
     check_options(options)
     if root is None:
         with Root(options.root) as opened:
-            return run_build(options, root=opened, info=info)
+            return run_build(options, root=opened, info=info, out=out, warn=warn)
     from .lock import locked
 
     # One run at a time per root: a run that planned before another's configuration
     # change must not write its cache after it (ldcache.limits.LOCK_WAIT_SECONDS).
     with locked(root):
-        return _run(root, options, info)
+        return _run(root, options, info, out, warn)
 
 
-def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResult:
+def _described(root: Root, options: BuildOptions, warn: "Warn") -> RootInfo:
+    info = describe_root(root, glibc=options.glibc, arch=options.arch)
+    for notice in info.notices:
+        if warn is not None:
+            warn(notice)
+    return info
+
+
+def _run(root: Root, options: BuildOptions, info: RootInfo | None, out: "Out",
+         warn: "Warn") -> BuildResult:
     from .apply import apply_plan, write_cache
 
+    if info is None:
+        info = _described(root, options, warn)
     if options.manual_link:
-        return _manual_link(root, options)
+        return _manual_link(root, options, info, out, warn)
     info, p = plan_root(root, options, info)
     _check_arch_override(root, options, info, p)
     cache = data = None
@@ -141,7 +162,7 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResul
                            generator=options.generator)
         data = build(cache)
     report = apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
-                        prog=options.prog)
+                        out=out, warn=warn)
     if cache is not None:
         data = write_cache(root, options.cache or "/etc/ld.so.cache", cache, data)
         # Like ldconfig, the aux cache is written whenever a cache is built (-i only
@@ -150,54 +171,29 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None) -> BuildResul
     return BuildResult(info, p, cache, data, report)
 
 
-def link_dirs(root: Root, dirs: tuple[bytes, ...], *, prog: str = "ldcache",
-              verbose: bool = False) -> BuildResult:
+def link_dirs(root: Root, dirs: tuple[bytes, ...], *, verbose: bool = False,
+              out: "Out" = None, warn: "Warn" = None) -> BuildResult:
     """``ldconfig -n DIR…`` on ``root``, also one without glibc (a musl image): the SONAME
     links in exactly ``dirs`` — no configuration read, no system directory, no cache.
 
     The behaviour is the root's glibc's, or the newest glibc's where it has none; the
     architecture its libc's or dynamic linker's (musl's ``/lib/ld-musl-ARCH.so.1``
     included), else this host's.  What had to be assumed is in the result's
-    ``info.notices``, not printed (:func:`~ldcache.detect.describe_root` prints it)."""
+    ``info.notices`` (not handed to ``warn``: the caller decides)."""
     options = BuildOptions(root=root.path, dirs=tuple(dirs), only_cmdline=True,
-                           build_cache=False, verbose=verbose, prog=prog)
-    return run_build(options, root=root, info=_link_info(root))
+                           build_cache=False, verbose=verbose)
+    return run_build(options, root=root, info=describe_root(root), out=out, warn=warn)
 
 
-def _link_info(root: Root) -> RootInfo:
-    """What ``-n`` needs of a root (behaviour, architecture), found without printing."""
-    from .arch import host_arch
-    from .conf import detect_layout
-    from .detect import detect_arch, detect_glibc
-    from .glibc import NEWEST, behaviour
-
-    notices = []
-    shown = os.fsdecode(root.path)
-    g = detect_glibc(root)
-    if g is not None:
-        b = behaviour(g.version, debian=g.debian)
-    else:
-        b = behaviour(NEWEST)
-        notices.append(f"no glibc found in {shown}; behaving as glibc "
-                       f"{NEWEST[0]}.{NEWEST[1]}")
-    a = detect_arch(root, g.libc_path if g else None)
-    if a is None:
-        a = host_arch()
-        notices.append(f"architecture of {shown} not found; assuming {a.name}")
-    layout = detect_layout(root, os.fsencode(a.multiarch) if a.multiarch else None)
-    # (no system directories: -n scans none)
-    return RootInfo(a, b, g, layout, (), tuple(notices))
-
-
-def _manual_link(root: Root, options: BuildOptions) -> BuildResult:
+def _manual_link(root: Root, options: BuildOptions, info: RootInfo, out: "Out",
+                 warn: "Warn") -> BuildResult:
     """``ldconfig -l``: link each named library file to its soname."""
     from .apply import apply_plan
     from .scan import manual_link_plan
 
-    info = describe_root(root, glibc=options.glibc, arch=options.arch, prog=options.prog)
     p = manual_link_plan(root, info.arch, info.behaviour, options.dirs,
                          verbose=options.verbose)
     report = apply_plan(root, p, update_links=options.update_links, verbose=options.verbose,
-                        prog=options.prog)
+                        out=out, warn=warn)
     return BuildResult(info, p, None, None, report)
 

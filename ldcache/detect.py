@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from ._record import Record
 from .glibc import parse_version
@@ -302,9 +301,11 @@ def detect_arch(r: "Root", libc_path: bytes | None = None) -> "Arch | None":
     return None
 
 
-def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = None,
-                  prog: str = "ldcache") -> RootInfo:
-    """Detect (or take from the overrides) the root's architecture, glibc and layout."""
+def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = None
+                  ) -> RootInfo:
+    """Detect (or take from the overrides) the root's architecture, glibc and layout.
+
+    What had to be assumed is in the result's ``notices`` (for the frontend to say)."""
     from .arch import arch_by_name, host_arch
     from .conf import detect_layout, system_dirs
     from .glibc import NEWEST, behaviour, names_distribution_build, supported_version
@@ -343,8 +344,6 @@ def describe_root(r: "Root", *, glibc: str | None = None, arch: str | None = Non
         dirs = system_dirs(a.system_dirs_rule, b"", b"", b, debian_multiarch=triplet)
     else:
         dirs = system_dirs(a.system_dirs_rule, os.fsencode(a.slibdir), os.fsencode(a.libdir), b)
-    for n in notices:
-        sys.stderr.write(f"{prog}: {n}\n")
     return RootInfo(a, b, g, layout, tuple(dirs), tuple(notices))
 
 

@@ -59,6 +59,8 @@ class Explanation:
     #: Whether the root's current cache file has the same entries for the SONAME (None:
     #: no cache file, or nothing to compare).
     current: bool | None = None
+    #: What had to be assumed about the root (no glibc found, …), for the frontend to say.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def in_cache(self) -> bool:
@@ -79,8 +81,7 @@ def explain(root_path: str | bytes, query: str | bytes, *, cache: str = "/etc/ld
         raise LdcacheError(f"{os.fsdecode(q)}: PATH must be absolute (inside the root)")
     with Root(root_path) as root:
         info, plan = plan_root(root, BuildOptions(root=root_path, conf=conf, glibc=glibc,
-                                                  arch=arch, ignore_aux=True,
-                                                  prog="ldcache explain"))
+                                                  arch=arch, ignore_aux=True))
         planned = make_cache(plan, info.arch, info.behaviour)
         loader = default_loader(info.arch, info.behaviour.version)
         ctx = _Context(root, info, plan, planned, loader, cache)
@@ -88,6 +89,7 @@ def explain(root_path: str | bytes, query: str | bytes, *, cache: str = "/etc/ld
             out = ctx.explain_path(q)
         else:
             out = ctx.explain_soname(q)
+        out.notices = list(info.notices)
         if out.soname is not None:
             out.current = ctx.current_agrees(out.soname)
             if out.current is False:

@@ -50,6 +50,8 @@ class Verification:
     bytes_equal: bool | None = None
     #: strict mode: (file's layout, default layout) when they differ.
     layout: tuple[str, str] | None = None
+    #: What had to be assumed about the root (no glibc found, …), for the frontend to say.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def stale(self) -> bool:
@@ -70,8 +72,7 @@ def verify_root(root_path: str | bytes, cache: str = "/etc/ld.so.cache", *,
 
     with Root(root_path) as root:
         info, plan = plan_root(root, BuildOptions(root=root_path, conf=conf, glibc=glibc,
-                                                  arch=arch, ignore_aux=True,
-                                                  prog="ldcache verify"))
+                                                  arch=arch, ignore_aux=True))
         data = root.read_file(cache, max_bytes=MAX_CACHE_BYTES)
         actual: Cache | None = None
         if data:
@@ -89,7 +90,8 @@ def verify_root(root_path: str | bytes, cache: str = "/etc/ld.so.cache", *,
         expected = make_cache(plan, info.arch, info.behaviour, layout=layout, generator=gen)
         against = actual if actual is not None else Cache()
         d = diff_caches(against, expected, ignore_generator=generator is None)
-        result = Verification(os.fsencode(root_path), os.fsencode(cache), expected, actual, d)
+        result = Verification(os.fsencode(root_path), os.fsencode(cache), expected, actual, d,
+                              notices=list(info.notices))
         # Explain what the file has and the plan has not.
         gone = d.removed + [c.old for c in d.changed]
         for key in gone:

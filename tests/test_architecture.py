@@ -115,3 +115,27 @@ def test_ldcache_never_imports_the_hook() -> None:
             if n.split(".")[0] in HOOK_NAMES:
                 bad.append((m, n))
     assert bad == []
+
+
+def test_the_library_prints_nothing() -> None:
+    """The library returns values and raises; the frontends (ldcache.cli, the hook) print.
+    No module of ldcache outside ldcache/cli names sys.stdout or sys.stderr or calls print,
+    and none takes a program name to print under (a module's ``__main__`` block, a tool of
+    its own, may print)."""
+    offenders = []
+    for name, path in modules().items():
+        if name == "ldcache.cli" or name.startswith("ldcache.cli."):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        tree.body = [n for n in tree.body if not (
+            isinstance(n, ast.If) and "__main__" in ast.unparse(n.test))]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr") and \
+                    isinstance(node.value, ast.Name) and node.value.id == "sys":
+                offenders.append(f"{name}:{node.lineno} sys.{node.attr}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                    node.func.id == "print":
+                offenders.append(f"{name}:{node.lineno} print()")
+            elif isinstance(node, ast.arg) and node.arg == "prog":
+                offenders.append(f"{name}:{node.lineno} a 'prog' parameter")
+    assert not offenders, offenders

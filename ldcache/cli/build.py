@@ -14,7 +14,7 @@ from .. import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
-    from typing import Any, Sequence
+    from typing import Any, Callable, Sequence
 
     from ..build import BuildOptions, BuildResult
 
@@ -87,12 +87,26 @@ def cmd_build(args: argparse.Namespace, prog: str = "ldcache") -> int:
         DEFAULT_GENERATOR.encode(),
         glibc=args.glibc,
         arch=args.arch,
-        prog=prog,
     )
-    result = run_build(options)
+    result = run_build(options, out=_stdout, warn=warner(prog))
     if getattr(args, "summary", False):
         sys.stdout.write(summary_line(options, result) + "\n")
     return 0
+
+
+def _stdout(data: bytes) -> None:
+    """The -v lines, on standard output."""
+    sys.stdout.buffer.write(data)
+
+
+def warner(prog: str) -> "Callable[[str], None]":
+    """How the library's warnings and notices are said: ``PROG: TEXT`` on standard error
+    (bytes as the file names were, in order with the -v lines on standard output)."""
+    def warn(text: str) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stderr.buffer.write(f"{prog}: {text}\n".encode(errors="surrogateescape"))
+    return warn
 
 
 def summary_line(options: "BuildOptions", result: "BuildResult") -> str:

@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..jsonout import dumps
+from .common import error_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -257,6 +258,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     strict=args.strict,
                     generator=os.fsencode(args.generator) if args.generator is not None
                     else None)
+    for notice in v.notices:
+        error_line("ldcache verify", notice)
     status = EXIT_NO if v.stale else EXIT_YES
     if args.json:
         _out(dumps(verify_json(v)))
@@ -310,6 +313,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     e = explain(args.root, args.query, cache=args.cache, conf=args.conf, glibc=args.glibc,
                 arch=args.arch)
+    for notice in e.notices:
+        error_line("ldcache explain", notice)
     status = EXIT_YES if e.in_cache else EXIT_NO
     if args.json:
         _out(dumps(explain_json(e)))
