@@ -144,8 +144,9 @@ def test_breakdown(roots, launcher):
     """For information: where update-ldcache's time goes (interpreter, imports, work)."""
     from ldcache_hook.main import import_lines, isolated_sys_path
 
-    imports = ("import ldcache_hook.main, ldcache_hook.commands, ldcache_hook.context, "
-               "ldcache_hook.oci, ldcache_hook.update_ldcache, ldcache.build, ldcache.apply, "
+    imports = ("import ldcache_hook.main, ldcache_hook.table, ldcache_hook.parser, "
+               "ldcache_hook.context, ldcache_hook.oci, ldcache_hook.update_ldcache, "
+               "ldcache.build, ldcache.apply, "
                "ldcache.scan, ldcache.auxcache, ldcache.conf, ldcache.detect, ldcache.elf")
     code = "import gc\ngc.disable()\n" + import_lines(isolated_sys_path()) + imports + \
         "\nimport os\nos._exit(0)\n"

@@ -172,8 +172,8 @@ def _exit(code: int) -> "NoReturn":
 
 
 def build_parser() -> "argparse.ArgumentParser":
-    """The command line as an argparse parser, for man pages (see ldcache_hook.commands)."""
-    from .commands import build_parser as build
+    """The command line as an argparse parser, for man pages (see ldcache_hook.helptext)."""
+    from .helptext import build_parser as build
 
     return build()
 
@@ -194,9 +194,10 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
     from ldcache import __version__
     from ldcache.errors import LdcacheError
 
-    from .commands import DEBUG_ENV, QUIET_ENV, env_bool, help_text, parse, shape_of
     from .context import Context, why
     from .log import DEBUG, ERROR, INFO, Log
+    from .parser import env_bool, parse, shape_of
+    from .table import DEBUG_ENV, QUIET_ENV
 
     environ = os.environ if env is None else env
     prog = _prog(argv0)
@@ -218,6 +219,8 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
             log.warning(problem)
 
     if inv.action == "help":
+        from .helptext import help_text  # (argparse: only for --help)
+
         shown = prog if inv.shape == "cdi-hook" else f"{prog} hook"
         sys.stdout.write(help_text(shown, inv.help_for))
         return 0

@@ -15,9 +15,11 @@ import pytest
 from hookroots import PROJECT, glibc_rootfs, hook_launcher, run_hook, state, write_bundle  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ldcache_hook.commands import HOOKS, build_parser, env_bool, parse, parse_bool, shape_of
+from ldcache_hook.helptext import build_parser
 from ldcache_hook.main import boot_code, isolated_sys_path, run
 from ldcache_hook.oci import MAX_STATE_BYTES
+from ldcache_hook.parser import env_bool, parse, parse_bool, shape_of
+from ldcache_hook.table import HOOKS
 
 # ------------------------------------------------------------------------------ parsing
 
@@ -546,7 +548,7 @@ def _late_imports_cached(prefix: Path) -> list:
     Each file is named by its module's path below the directory it was imported from (this
     checkout, or a sys.path entry), so the checkout's own location never matches."""
     late = ("ldcache/", "construct/", "elftools/", "json/", "hook/update_ldcache",
-            "hook/commands.")
+            "hook/table.", "hook/parser.")
     bases = sorted({str(PROJECT), *(p for p in sys.path if p)}, key=len, reverse=True)
     out = []
     for d, _ds, fs in os.walk(prefix):

@@ -261,9 +261,9 @@ def test_ldcache_examples_are_real_command_lines(ldcache_page):
 
 
 def test_cdi_hook_exit_status_and_examples(hook_page, capsys):
-    from ldcache_hook.commands import parse
     from ldcache_hook.main import run
     from ldcache_hook.manpage import HOOK_EXIT_FAILURE, HOOK_EXIT_OK
+    from ldcache_hook.parser import parse
 
     (items,) = _items(_section(hook_page, "EXIT STATUS"))
     assert [n for n, _ in items] == [HOOK_EXIT_OK, HOOK_EXIT_FAILURE] == [0, 1]

@@ -1,8 +1,5 @@
-"""The command table: every hook, every flag it accepts, and how a command line is read.
-
-One table (:data:`HOOKS`, :data:`GLOBAL_FLAGS`) drives three things: the parser that runs
-the hooks (:func:`parse`), the help text, and :func:`build_parser` (an ``argparse`` view of
-the same surface, for man pages).
+"""Reading a command line: :func:`parse` turns argv into an :class:`Invocation`, from the
+command table (:mod:`ldcache_hook.table`).
 
 The parser reads command lines the way NVIDIA's ``nvidia-cdi-hook`` (urfave/cli v3) does,
 so that every CDI spec written for it works unchanged:
@@ -30,198 +27,17 @@ from __future__ import annotations
 
 import os
 
+from .table import BY_NAME, CTK_FLAGS, GLOBAL_FLAGS, HELP_FLAG, HOOKS, VERSION_FLAG
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    import argparse
     from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-__all__ = [
-    "Flag", "HookSpec", "HOOKS", "GLOBAL_FLAGS", "CTK_FLAGS", "Invocation", "UsageError",
-    "parse", "shape_of", "build_parser", "parse_bool", "env_bool",
-    "DEBUG_ENV", "QUIET_ENV",
-]
+    from .table import Flag, HookSpec
 
-if TYPE_CHECKING:  # pragma: no cover
     Value = Union[bool, str, List[str]]
 
-#: Environment variables that turn on --debug / --quiet; the first one set wins.
-DEBUG_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG")
-QUIET_ENV = ("NVIDIA_CTK_QUIET", "NVIDIA_CDI_QUIET")
-
-
-# (Plain classes rather than dataclasses: the hook's start-up time is budgeted.)
-
-
-class Flag:
-    """One command-line flag.
-
-    ``kind``: "bool", "string" or "list" (repeatable; values also split at commas);
-    ``hidden``: not shown in help (still accepted); ``env``: environment variables that set
-    it when it is not given; ``deprecated``: accepted for old CDI specs, and what is said
-    when it is used.
-    """
-
-    __slots__ = ("name", "kind", "help", "aliases", "default", "metavar", "hidden", "env",
-                 "deprecated")
-
-    def __init__(self, name: str, kind: str, help: str, aliases: Tuple[str, ...] = (),
-                 default: Optional[str] = None, metavar: Optional[str] = None,
-                 hidden: bool = False, env: Tuple[str, ...] = (),
-                 deprecated: Optional[str] = None) -> None:
-        self.name = name
-        self.kind = kind
-        self.help = help
-        self.aliases = aliases
-        self.default = default
-        self.metavar = metavar
-        self.hidden = hidden
-        self.env = env
-        self.deprecated = deprecated
-
-    def __repr__(self) -> str:
-        return f"Flag({self.name!r}, {self.kind!r})"
-
-    @property
-    def names(self) -> Tuple[str, ...]:
-        return (self.name,) + self.aliases
-
-
-class HookSpec:
-    """One hook: its name, flags and the module whose ``run(ctx)`` carries it out."""
-
-    __slots__ = ("name", "help", "flags", "module", "hidden", "description")
-
-    def __init__(self, name: str, help: str, flags: Tuple[Flag, ...], module: str,
-                 hidden: bool = False, description: str = "") -> None:
-        self.name = name
-        self.help = help
-        self.flags = flags
-        self.module = module
-        self.hidden = hidden
-        self.description = description
-
-    def __repr__(self) -> str:
-        return f"HookSpec({self.name!r})"
-
-
-_CONTAINER_SPEC = Flag(
-    "container-spec", "string", "path of the OCI container state; empty or '-': read it "
-    "from standard input (the default)", metavar="PATH", aliases=("containerSpec",))
-
-GLOBAL_FLAGS: Tuple[Flag, ...] = (
-    Flag("debug", "bool", "enable debug-level logging (env NVIDIA_CTK_DEBUG, NVIDIA_CDI_DEBUG)",
-         aliases=("d",), env=DEBUG_ENV),
-    Flag("quiet", "bool", "suppress all output except errors; overrides --debug "
-         "(env NVIDIA_CTK_QUIET, NVIDIA_CDI_QUIET)", env=QUIET_ENV),
-)
-_HELP = Flag("help", "bool", "show help", aliases=("h",))
-_VERSION = Flag("version", "bool", "print the version", aliases=("v",))
-#: nvidia-ctk's own global flag (accepted, unused: the hooks read no configuration file).
-CTK_FLAGS: Tuple[Flag, ...] = (
-    Flag("config", "string", "path to nvidia-ctk's config file (accepted, unused)",
-         metavar="PATH", env=("NVIDIA_CTK_CONFIG",)),
-)
-
-HOOKS: Tuple[HookSpec, ...] = (
-    HookSpec(
-        "update-ldcache",
-        "add folders to the container's library search path and rebuild its ld.so.cache",
-        (
-            Flag("folder", "list", "a folder to add to the search path (repeatable)",
-                 metavar="DIR", aliases=("folders",)),
-            Flag("ldconfig-path", "string", "path of an ldconfig program: accepted for "
-                 "compatibility and never executed", metavar="PATH",
-                 default="/sbin/ldconfig"),
-            _CONTAINER_SPEC,
-        ),
-        "ldcache_hook.update_ldcache",
-        description="Writes /etc/ld.so.conf.d/00-nvcr-*.conf listing the folders the image "
-                    "does not already configure (creating /etc/ld.so.conf when the image has "
-                    "none), makes the SONAME links and writes /etc/ld.so.cache exactly as the "
-                    "image's own glibc ldconfig would, without running anything in the image. "
-                    "For musl images, makes the SONAME links in the folders and extends "
-                    "/etc/ld-musl-ARCH.path instead.",
-    ),
-    HookSpec(
-        "create-symlinks",
-        "create symlinks inside the container",
-        (
-            Flag("link", "list", "a link to create, as TARGET::LINK (repeatable)",
-                 metavar="TARGET::LINK"),
-            _CONTAINER_SPEC,
-            Flag("host-root", "string", "removed from NVIDIA's hook (accepted, ignored)",
-                 metavar="DIR", hidden=True,
-                 deprecated="--host-root is no longer supported and is ignored"),
-            Flag("csv-filename", "list", "removed from NVIDIA's hook (accepted, ignored)",
-                 metavar="FILE", hidden=True, aliases=("csv-filenames", "f"),
-                 deprecated="--csv-filename is no longer supported and is ignored"),
-        ),
-        "ldcache_hook.create_symlinks",
-        description="LINK is always a path inside the container root; missing parent "
-                    "directories are created; an existing symlink to exactly TARGET is kept, "
-                    "anything else at LINK is replaced atomically.",
-    ),
-    HookSpec(
-        "chmod",
-        "set the mode of paths inside the container",
-        (
-            Flag("path", "list", "a path to change (repeatable)", metavar="PATH"),
-            Flag("mode", "string", "the mode, in octal", metavar="OCTAL"),
-            _CONTAINER_SPEC,
-        ),
-        "ldcache_hook.chmod",
-        description="Paths are inside the container root; a path with a symlink in any "
-                    "component is skipped with a warning; paths that already have the mode are "
-                    "left alone; permission errors are ignored.",
-    ),
-    HookSpec(
-        "enable-cuda-compat",
-        "put the image's CUDA forward-compatibility libraries on the search path if needed",
-        (
-            Flag("host-driver-version", "string", "the host's driver version; without it "
-                 "(and without --host-cuda-version) the hook does nothing", metavar="VERSION"),
-            Flag("host-cuda-version", "string", "the CUDA version the host driver supports",
-                 metavar="VERSION"),
-            Flag("cuda-compat-container-root", "string", "the folder holding the CUDA "
-                 "compat libraries in the container", metavar="DIR",
-                 default="/usr/local/cuda/compat"),
-            _CONTAINER_SPEC,
-        ),
-        "ldcache_hook.cuda_compat",
-        description="When the single libcuda.so.*.* in the compat folder should be used "
-                    "(its .note.cuda.fwd_compatibility ELF note decides where present, else "
-                    "the driver major versions), writes /etc/ld.so.conf.d/00-compat-*.conf "
-                    "naming that folder; a later update-ldcache puts it first.",
-    ),
-    HookSpec(
-        "disable-device-node-modification",
-        "keep the NVIDIA driver from creating or changing device nodes in the container",
-        (_CONTAINER_SPEC,),
-        "ldcache_hook.device_nodes",
-        description="When the host's /proc/driver/nvidia/params says ModifyDeviceFiles: 1, "
-                    "mounts a read-only copy saying ModifyDeviceFiles: 0, held on a private "
-                    "tmpfs, over /proc/driver/nvidia/params in the container; otherwise does "
-                    "nothing (and reads no container state).",
-    ),
-    HookSpec(
-        "update-application-profile",
-        "restrict the GPUs EGL and Vulkan see in the container (a driver application "
-        "profile)",
-        (_CONTAINER_SPEC,),
-        "ldcache_hook.application_profile",
-        description="Writes /etc/nvidia/nvidia-application-profiles-rc.d/10-container.conf "
-                    "setting EGLVisibleDGPUDevices to the mask of the minor numbers (0-63) "
-                    "of the container's /dev/nvidiaN character devices; with none, writes "
-                    "nothing.",
-    ),
-    HookSpec("noop", "do nothing (for testing)", (), "ldcache_hook.main", hidden=True),
-)
-
-_BY_NAME: Dict[str, HookSpec] = {h.name: h for h in HOOKS}
-
-
-# --------------------------------------------------------------------------------------------
-# values
+__all__ = ["Invocation", "UsageError", "parse", "shape_of", "parse_bool", "env_bool"]
 
 _TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
 _FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
@@ -289,10 +105,6 @@ class Invocation:
 
     def __repr__(self) -> str:
         return f"Invocation({self.action!r}, hook={self.hook!r}, message={self.message!r})"
-
-
-# --------------------------------------------------------------------------------------------
-# parsing
 
 
 def _index(flags: Sequence[Flag]) -> Dict[str, Flag]:
@@ -410,7 +222,7 @@ def parse(args: Sequence[str], shape: str = "cdi-hook") -> Invocation:
     """Read a command line (without argv[0]) of the given shape."""
     g: Dict[str, Value] = {}
     if shape == "nvidia-ctk":
-        top = GLOBAL_FLAGS + CTK_FLAGS + (_HELP, _VERSION)
+        top = GLOBAL_FLAGS + CTK_FLAGS + (HELP_FLAG, VERSION_FLAG)
         try:
             pos = _parse_level(args, _index(top), frozenset(("hook", "help", "h")), g)
         except UsageError as e:
@@ -431,7 +243,7 @@ def parse(args: Sequence[str], shape: str = "cdi-hook") -> Invocation:
             # …/cdi-hook`` and ``args: [nvidia-ctk, hook, …]`` reaches a launcher script as
             # ``hook HOOK …`` (the kernel's "#!" handling drops argv[0]).
             return parse(args, "nvidia-ctk")
-        inv = _parse_hooks(args, GLOBAL_FLAGS + (_VERSION,), g)
+        inv = _parse_hooks(args, GLOBAL_FLAGS + (VERSION_FLAG,), g)
     inv.shape = shape
     return inv
 
@@ -442,7 +254,7 @@ _ALL_FLAGS: Dict[str, Flag] = {}
 
 def _all_flags() -> Dict[str, Flag]:
     if not _ALL_FLAGS:
-        every = GLOBAL_FLAGS + CTK_FLAGS + (_HELP, _VERSION)
+        every = GLOBAL_FLAGS + CTK_FLAGS + (HELP_FLAG, VERSION_FLAG)
         for h in HOOKS:
             every += h.flags
         _ALL_FLAGS.update(_index(every))
@@ -451,21 +263,21 @@ def _all_flags() -> Dict[str, Flag]:
 
 def _names_ctk_hook(args: Sequence[str]) -> bool:
     """``args`` read as ``[FLAGS] hook HOOK …``, nvidia-ctk's form."""
-    return "hook" not in _BY_NAME and _first_positional(args, _all_flags()) == "hook"
+    return "hook" not in BY_NAME and _first_positional(args, _all_flags()) == "hook"
 
 
 def _parse_hooks(args: Sequence[str], top: Tuple[Flag, ...], g: Dict[str, Value]
                  ) -> Invocation:
     """The level where hooks are named (nvidia-cdi-hook's root, nvidia-ctk's ``hook``)."""
-    flags = _index(top + (_HELP,))
-    names = frozenset(_BY_NAME) | {"help", "h"}
+    flags = _index(top + (HELP_FLAG,))
+    names = frozenset(BY_NAME) | {"help", "h"}
     try:
         pos = _parse_level(args, flags, names, g)
     except UsageError as e:
         if not e.undefined:
             return Invocation("usage", globals=g, message=str(e))
         first = _first_positional(args, _all_flags())
-        if first is not None and first in _BY_NAME:
+        if first is not None and first in BY_NAME:
             at = list(args).index(first)
             if at > 0:
                 # A hook's own flag before the hook's name (``--container-spec X
@@ -483,14 +295,14 @@ def _parse_hooks(args: Sequence[str], top: Tuple[Flag, ...], g: Dict[str, Value]
     name = pos[0]
     if name in ("help", "h"):
         return Invocation("help", globals=g,
-                          help_for=_BY_NAME.get(pos[1]) if len(pos) > 1 else None)
-    spec = _BY_NAME.get(name)
+                          help_for=BY_NAME.get(pos[1]) if len(pos) > 1 else None)
+    spec = BY_NAME.get(name)
     if spec is None:
         return _unsupported(name, g)
     # The hook's own flags, plus the persistent global ones.
     values: Dict[str, Value] = {}
     hook_flags = _index(spec.flags)
-    persistent = _index(tuple(f for f in top if f.name != "version") + (_HELP,))
+    persistent = _index(tuple(f for f in top if f.name != "version") + (HELP_FLAG,))
     merged = dict(persistent)
     merged.update(hook_flags)
     local: Dict[str, Value] = {}
@@ -524,65 +336,3 @@ def _parse_hooks(args: Sequence[str], top: Tuple[Flag, ...], g: Dict[str, Value]
 def _unsupported(name: Optional[str], g: Dict[str, Value]) -> Invocation:
     msg = "No CDI hook specified" if name is None else f"Unsupported CDI hook: {name}"
     return Invocation("unsupported", globals=g, message=msg)
-
-
-# --------------------------------------------------------------------------------------------
-# argparse view (help text and man pages)
-
-
-def _add_flags(p: "argparse.ArgumentParser", flags: Sequence[Flag]) -> None:
-    import argparse
-
-    for f in flags:
-        shown = [n for n in f.names if n not in ("containerSpec", "folders", "csv-filenames")]
-        opts = [("-" if len(n) == 1 else "--") + n for n in shown]
-        text = argparse.SUPPRESS if f.hidden else f.help
-        if f.default is not None and not f.hidden:
-            text += f" (default {f.default})"
-        if f.kind == "bool":
-            p.add_argument(*opts, dest=f.name, action="store_true", help=text)
-        elif f.kind == "list":
-            p.add_argument(*opts, dest=f.name, action="append", metavar=f.metavar, help=text)
-        else:
-            p.add_argument(*opts, dest=f.name, metavar=f.metavar, default=f.default, help=text)
-
-
-def _hook_parser(spec: HookSpec, prog: str) -> "argparse.ArgumentParser":
-    import argparse
-
-    p = argparse.ArgumentParser(prog=f"{prog} {spec.name}", description=spec.help + (
-        ". " + spec.description if spec.description else ""), add_help=True)
-    _add_flags(p, spec.flags)
-    return p
-
-
-def build_parser(prog: str = "cdi-hook") -> "argparse.ArgumentParser":
-    """The command line as an ``argparse`` parser (for help text and man pages).
-
-    The hooks are run by :func:`parse`, which reads the same table with NVIDIA's rules.
-    """
-    import argparse
-
-    p = argparse.ArgumentParser(
-        prog=prog,
-        description="OCI hooks for CDI specs: a drop-in for NVIDIA's nvidia-cdi-hook. "
-                    "The container's OCI state is read from standard input.  Nothing in the "
-                    "container image is ever executed.",
-        epilog="Also answers as 'nvidia-cdi-hook HOOK ...' and 'nvidia-ctk hook HOOK ...' "
-               "when invoked under those names.  An unknown hook is a warning (exit 0).")
-    _add_flags(p, GLOBAL_FLAGS)
-    p.add_argument("--version", "-v", action="store_true", help="print the version")
-    sub = p.add_subparsers(dest="hook", metavar="HOOK")
-    for spec in HOOKS:
-        if spec.hidden:
-            continue
-        sp = sub.add_parser(spec.name, help=spec.help, description=spec.help + (
-            ". " + spec.description if spec.description else ""))
-        _add_flags(sp, spec.flags)
-    return p
-
-
-def help_text(prog: str, spec: Optional[HookSpec] = None) -> str:
-    if spec is None:
-        return build_parser(prog).format_help()
-    return _hook_parser(spec, prog).format_help()
