@@ -9,7 +9,8 @@ from .detect import RootInfo, describe_root
 from .errors import ConfError, LdcacheError
 from .format import LAYOUTS, Cache, build
 from .inroot import Root
-from .scan import Options, Plan, make_cache, plan
+from .options import BuildOptions
+from .scan import Plan, make_cache, plan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,24 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .apply import Report
 
 __all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root", "link_dirs"]
-
-
-class BuildOptions(Record):
-    root: str | bytes = "/"
-    #: cache file inside the root; None: /etc/ld.so.cache.
-    cache: Optional[str] = None
-    conf: str = "/etc/ld.so.conf"
-    dirs: tuple[bytes, ...] = ()
-    update_links: bool = True
-    build_cache: bool = True
-    only_cmdline: bool = False
-    manual_link: bool = False
-    layout: Optional[str] = None
-    ignore_aux: bool = False
-    verbose: bool = False
-    generator: bytes = b"ldcache"
-    glibc: Optional[str] = None
-    arch: Optional[str] = None
 
 
 class BuildResult(Record):
@@ -87,17 +70,13 @@ def plan_root(root: Root, options: BuildOptions,
     for d in options.dirs:
         if options.build_cache and not d.startswith(b"/"):
             raise ConfError(f"relative path `{os.fsdecode(d)}' used to build cache")
-    opts = Options(dirs=options.dirs, conf=os.fsencode(options.conf),
-                   only_cmdline=options.only_cmdline, build_cache=options.build_cache,
-                   update_links=options.update_links, verbose=options.verbose)
     aux = None
     if options.build_cache:
         from .auxcache import AuxCache
 
         aux = AuxCache(info.key) if options.ignore_aux else AuxCache.load(root, info.key)
-    p = plan(root, info.arch, info.behaviour, opts, system_dirs=info.system_dirs, aux=aux)
-    p.aux = aux
-    return info, p
+    return info, plan(root, info.arch, info.behaviour, options, system_dirs=info.system_dirs,
+                      aux=aux)
 
 
 def _save_aux(root: Root, p: Plan) -> None:

@@ -27,30 +27,14 @@ from .hwcaps import LegacyHwcaps, legacy_hwcaps
 from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
 from .libcmp import libcmp, libcmp_key
 from .limits import Deadline, check_dir_entries
+from .options import BuildOptions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Iterable, Protocol, Union
 
-__all__ = ["Options", "Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
+__all__ = ["Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
            "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
-
-
-class Options(Record):
-    """ldconfig's options that change what is scanned and planned."""
-
-    #: Directories named on the command line (in-root spellings).
-    dirs: tuple[bytes, ...] = ()
-    #: The configuration file (in-root path).
-    conf: bytes = b"/etc/ld.so.conf"
-    #: ``-n``: only the command-line directories.
-    only_cmdline: bool = False
-    #: not ``-N``: a cache is being built (entries are planned).
-    build_cache: bool = True
-    #: not ``-X``: links are made and stale links removed.
-    update_links: bool = True
-    #: ``-v``.
-    verbose: bool = False
 
 
 # --- plan events ---------------------------------------------------------------------------
@@ -118,6 +102,20 @@ class Plan:
         self.reused = 0
         #: the aux cache consulted and filled while planning (None with -N).
         self.aux: AuxLookup | None = None
+
+    def _freeze(self) -> "Plan":
+        """The plan as returned: its lists become tuples, and nothing can be set on it."""
+        self.events = tuple(self.events)  # type: ignore[assignment]
+        self.entries = tuple(self.entries)  # type: ignore[assignment]
+        self.hwcaps_names = tuple(self.hwcaps_names)  # type: ignore[assignment]
+        self.directories = tuple(self.directories)  # type: ignore[assignment]
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"a returned plan is frozen (setting {name!r})")
+        object.__setattr__(self, name, value)
 
     @property
     def links(self) -> list[LinkOp]:
@@ -248,7 +246,7 @@ class _Lib:
 
 
 class _Scanner:
-    def __init__(self, root: Root, arch: Arch, b: Behaviour, options: Options, plan: Plan,
+    def __init__(self, root: Root, arch: Arch, b: Behaviour, options: BuildOptions, plan: Plan,
                  legacy: LegacyHwcaps, aux: "AuxLookup | None") -> None:
         self.root = root
         self.arch = arch
@@ -515,7 +513,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # --- the whole run -------------------------------------------------------------------------
 
-def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
+def plan(root: Root, arch: Arch, b: Behaviour, options: BuildOptions, *,
          system_dirs: Iterable[bytes] = (), aux: AuxLookup | None = None) -> Plan:
     """Scan ``root`` as its ldconfig would and return the plan (nothing is written)."""
     result = Plan()
@@ -524,7 +522,7 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
         reg.add_dir(d, b"<cmdline>", 0)
     extra_hwcaps: tuple[tuple[int, str], ...] = ()
     if not options.only_cmdline:
-        conf = parse_conf(root, options.conf, b, hwcap_first_extra=legacy_hwcaps(
+        conf = parse_conf(root, os.fsencode(options.conf), b, hwcap_first_extra=legacy_hwcaps(
             arch, version=b.version).first_extra)
         pending = sorted(conf.messages, key=lambda m: m.position)
 
@@ -546,14 +544,15 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: Options, *,
             reg.add_dir(sd, b"<builtin>", 0)
     legacy = legacy_hwcaps(arch, extra_hwcaps, version=b.version)
     _Scanner(root, arch, b, options, result, legacy, aux).scan(reg)
-    return result
+    result.aux = aux
+    return result._freeze()
 
 
 def manual_link_plan(root: Root, arch: Arch, b: Behaviour, libraries: Iterable[bytes], *,
                      verbose: bool = False) -> Plan:
     """``ldconfig -l``: link each library file named to its soname (``manual_link``)."""
     result = Plan()
-    scanner = _Scanner(root, arch, b, Options(verbose=verbose), result,
+    scanner = _Scanner(root, arch, b, BuildOptions(verbose=verbose), result,
                        legacy_hwcaps(arch, version=b.version), None)
     for library in libraries:
         path, sep, libname = library.rpartition(b"/")
@@ -588,7 +587,7 @@ def manual_link_plan(root: Root, arch: Arch, b: Behaviour, libraries: Iterable[b
             continue
         soname = lib.soname if lib.soname is not None else implicit_soname(libname, b)
         scanner._create_links(path, libname, soname)
-    return result
+    return result._freeze()
 
 
 # --- plan → Cache --------------------------------------------------------------------------

@@ -151,3 +151,21 @@ def test_aux_cache_same_output(tmp_path, generator):
                     files.add((st.st_dev, st.st_ino))
                     names += 1
     assert again.plan.probed <= len(files) < names  # never more reads than files
+
+
+def test_the_plan_is_frozen_once_returned(tmp_path):
+    """A plan, once returned, cannot be changed: its lists are tuples and nothing can be set
+    on it (the build used to attach the aux cache afterwards)."""
+    from ldcache.build import BuildOptions, plan_root
+    from ldcache.inroot import Root
+
+    root = image_root(tmp_path / "r")
+    with Root(root) as r:
+        _, p = plan_root(r, BuildOptions(root=str(root), ignore_aux=True))
+    assert p.entries and p.events and p.aux is not None
+    assert all(isinstance(x, tuple) for x in (p.events, p.entries, p.directories,
+                                             p.hwcaps_names))
+    with pytest.raises(AttributeError, match="frozen"):
+        p.aux = None
+    with pytest.raises(AttributeError):
+        p.entries.append(p.entries[0])  # type: ignore[attr-defined]
