@@ -25,7 +25,6 @@ the offset.
 from __future__ import annotations
 
 import struct
-from types import SimpleNamespace
 
 from ._record import Record
 from .errors import CacheFormatError
@@ -76,6 +75,24 @@ class StructureError(ValueError):
     """Bytes that do not match a structure (a wrong constant, too few bytes)."""
 
 
+class Fields:
+    """A parsed structure's fields as attributes (what types.SimpleNamespace gives, without
+    importing types at start-up)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:  # (for type checkers: any field name)
+        raise AttributeError(name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fields) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"Fields({inner})"
+
+
 class _Structure:
     """One compiled structure for one byte order: parse to a dict, build from one."""
 
@@ -91,12 +108,12 @@ class _Structure:
     def sizeof(self) -> int:
         return self.struct.size
 
-    def parse(self, data: bytes, offset: int = 0) -> SimpleNamespace:
+    def parse(self, data: bytes, offset: int = 0) -> Fields:
         values = dict(zip(self.fields, self.struct.unpack_from(data, offset)))
         for f, v in self.consts.items():
             if values[f] != v:
                 raise StructureError(f"{self.name}.{f} is {values[f]!r}, not {v!r}")
-        return SimpleNamespace(**values)
+        return Fields(**values)
 
     def build(self, values: dict[str, Any]) -> bytes:
         merged = dict(values, **self.consts)
@@ -349,7 +366,7 @@ class RawCache:
         self.old_entries: list[tuple[int, ...]] = []
         self.old_base = old_base
         self.new_offset: int | None = None
-        self.new_header: SimpleNamespace | None = None
+        self.new_header: Fields | None = None
         self.new_entries: list[tuple[int, ...]] = []
         self.generator: bytes | None = None
         self.hwcaps_offsets: list[int] | None = None
@@ -412,7 +429,7 @@ def _guess_new_order(data: bytes, offset: int) -> str:
     return fits[0]
 
 
-def _parse_struct(definition: _Structure, data: bytes, offset: int, what: str) -> SimpleNamespace:
+def _parse_struct(definition: _Structure, data: bytes, offset: int, what: str) -> Fields:
     if offset + definition.sizeof() > len(data):
         raise CacheFormatError(f"truncated {what}", offset)
     try:

@@ -26,7 +26,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 #: Modules no command's start needs (each measured at 0.5-13 ms here).
 HEAVY = ("typing", "re", "json", "enum", "argparse", "contextlib", "functools",
          "collections", "ctypes", "dataclasses", "inspect", "importlib.util", "uuid",
-         "platform", "array", "construct", "elftools")
+         "platform", "array", "types", "construct", "elftools")
 
 
 def _imported(cmd: list, stdin: bytes | None = None) -> set:
