@@ -41,6 +41,24 @@ else:
         new.__qualname__ = f"{name}.__new__"
         return new
 
+    def _lazy_new(name, fields, defaults, owner):
+        """``__new__`` for a call with every field positional (a tuple's cost, nothing
+        compiled); the first other call compiles the full one (keywords, defaults: as
+        namedtuple's) into the class — compiling costs ~0.1 ms a class, and most of a
+        command's record classes are never built any other way, or never built at all."""
+        n = len(fields)
+        tuple_new = tuple.__new__
+
+        def __new__(_cls, *args, **kwargs):
+            if not kwargs and len(args) == n:
+                return tuple_new(_cls, args)
+            full = _make_new(name, fields, defaults)
+            owner[0].__new__ = staticmethod(full)
+            return full(_cls, *args, **kwargs)
+
+        __new__.__qualname__ = f"{name}.__new__"
+        return __new__
+
     class _RecordMeta(type):
         def __new__(mcls, name, bases, ns):
             if ns.get("_root_", False):
@@ -64,12 +82,14 @@ else:
                 __doc__=ns.get("__doc__") or f"{name}({', '.join(fields)})",
                 _fields=fields,
                 _field_defaults=dict(zip(fields[len(fields) - len(defaults):], defaults)),
-                __new__=_make_new(name, fields, tuple(defaults)),
                 __match_args__=fields,
             )
+            owner = []
+            body["__new__"] = _lazy_new(name, fields, tuple(defaults), owner)
             for i, f in enumerate(fields):
                 body[f] = _tuplegetter(i, f"Alias for field number {i}")
             cls = type.__new__(type, name, (_RecordBase,), body)
+            owner.append(cls)
             return cls
 
     class _RecordBase(tuple):

@@ -315,11 +315,11 @@ class _Scanner:
                 self.plan.events.append(Header(b"\t%s -> %s\n" % (lib.soname, lib.name)))
             filename = lib.name
         if opt.build_cache:
+            # (every field positional: a record's cheapest construction)
             self.plan.entries.append(CacheEntry(
-                soname=lib.soname, path=entry.path + b"/" + filename, flags=lib.flag,
-                osversion=lib.osversion if b.osversion else 0,
-                legacy_hwcap=legacy_hwcap, hwcaps_name=entry.hwcaps_name,
-                isa_level=lib.isa_level))
+                lib.soname, entry.path + b"/" + filename, lib.flag,
+                lib.osversion if b.osversion else 0, legacy_hwcap, entry.hwcaps_name,
+                lib.isa_level))
 
     def _read_dir(self, d: Dir, entry: _Dir, reg: _Registry) -> list[_Lib]:
         b, opt = self.b, self.opt
