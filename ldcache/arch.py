@@ -56,8 +56,6 @@ from .cacheflags import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any
-
     from .glibc import Behaviour
 
 __all__ = [
@@ -143,7 +141,7 @@ ELFDATA2LSB = 1
 ELFDATA2MSB = 2
 
 
-class _ArchFields(Record):
+class Arch(Record):
     """One ABI variant of a glibc Linux port, as its ``ldconfig`` and ``ld.so`` see files."""
 
     #: Short key in :data:`ARCHES` (``"x86_64"``, ``"armhf"``, ``"mips64el"``, …).
@@ -190,27 +188,14 @@ class _ArchFields(Record):
     #: Other ``e_machine`` values of the port's own objects (sparc: ``EM_SPARC32PLUS``).
     alt_machines: tuple[int, ...] = ()
     #: ``struct exec`` (``a.out.h``): offset and size of ``a_info`` whose low 16 bits (host
-    #: order) are ``N_MAGIC``, and ``sizeof (struct exec)``.
+    #: order) are ``N_MAGIC``, and ``sizeof (struct exec)``.  A row of :func:`_build` that
+    #: gives no sizes has the generic ``struct exec`` of its ELF class, filled in there
+    #: (:func:`_generic_aout`): ``a_info`` of ``elf_class // 8`` bytes at 0, 32 or 40 bytes.
     aout_info_offset: int = 0
     aout_info_size: int = 0
     aout_exec_size: int = 0
     #: The x86 ``readelflib.c`` of the i386 build also accepts 64-bit ``EM_IA_64`` (≤2.38).
     x86_accepts_ia64: bool = False
-
-
-
-class Arch(_ArchFields):
-    """One ABI variant of a glibc Linux port (see :class:`_ArchFields` for the fields)."""
-
-    __slots__ = ()
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Arch":
-        self = super().__new__(cls, *args, **kwargs)
-        if self.aout_info_size and self.aout_exec_size:
-            return self
-        return self._replace(
-            aout_info_size=self.aout_info_size or self.elf_class // 8,
-            aout_exec_size=self.aout_exec_size or (40 if self.elf_class == 64 else 32))
 
     @property
     def ei_class(self) -> int:
@@ -266,102 +251,168 @@ def _lib(ld_so: str) -> tuple[tuple[bytes, int], ...]:
     return _names(("/lib/" + ld_so, L6))
 
 
+_AOUT_INFO_SIZE = Arch._fields.index("aout_info_size")
+_AOUT_EXEC_SIZE = Arch._fields.index("aout_exec_size")
+
+
+def _generic_aout(arch: Arch) -> Arch:
+    """``arch`` with the generic ``struct exec`` of its ELF class where its row gives no
+    sizes: ``a_info`` of ``elf_class // 8`` bytes, ``sizeof`` 32 (32-bit) or 40 (64-bit)."""
+    info, size = arch.aout_info_size, arch.aout_exec_size
+    if info and size:
+        return arch
+    # One tuple, not _replace's keyword pass: ARCHES is built at every command's start-up.
+    values = list(arch)
+    values[_AOUT_INFO_SIZE] = info or arch.elf_class // 8
+    values[_AOUT_EXEC_SIZE] = size or (40 if arch.elf_class == 64 else 32)
+    return tuple.__new__(Arch, values)
+
+
 def _build() -> dict[str, Arch]:
+    # One Arch per ABI variant, every value named by its field (documented on Arch); the
+    # loops make the variants of a port that differ only in byte order, float ABI, …
     arches: list[Arch] = []
     add = arches.append
 
     # x86 (sysdeps/x86/readelflib.c; ≤2.37 sysdeps/unix/sysv/linux/x86/readelflib.c)
-    add(Arch("x86_64", "x86", EM_X86_64, 64, "little", 0x303, frozenset({0x303}), True, 8, "x86",
-             ("/lib64/ld-linux-x86-64.so.2",), "/lib64", "/usr/lib64",
-             "x86_64", _lib("ld-linux-x86-64.so.2") + _X86_INTERPS, _LIBC6_LIBS_TWICE,
-             "x86_64-linux-gnu"))
-    add(Arch("x32", "x86", EM_X86_64, 32, "little", 0x803, frozenset({0x803}), True, 8, "x86",
-             ("/libx32/ld-linux-x32.so.2",), "/libx32", "/usr/libx32", "x86_64",
-             _lib("ld-linux-x32.so.2") + _X86_INTERPS, _LIBC6_LIBS_TWICE,
-             "x86_64-linux-gnux32"))
-    add(Arch("i386", "x86", EM_386, 32, "little", 3, _ANY6, True, 4, "x86",
-             ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "plain",
-             _lib("ld-linux.so.2") + _names(("/lib/ld-linux.so.1", L5)), _I386_LIBS,
-             "i386-linux-gnu", x86_accepts_ia64=True))
+    add(Arch(name="x86_64", family="x86", e_machine=EM_X86_64, elf_class=64,
+             byte_order="little", default_flags=0x303, accepted_flags=frozenset({0x303}),
+             char_signed=True, cache_align=8, wrapper="x86",
+             dynamic_linkers=("/lib64/ld-linux-x86-64.so.2",),
+             slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="x86_64",
+             known_interpreters=_lib("ld-linux-x86-64.so.2") + _X86_INTERPS,
+             known_libraries=_LIBC6_LIBS_TWICE, multiarch="x86_64-linux-gnu"))
+    add(Arch(name="x32", family="x86", e_machine=EM_X86_64, elf_class=32,
+             byte_order="little", default_flags=0x803, accepted_flags=frozenset({0x803}),
+             char_signed=True, cache_align=8, wrapper="x86",
+             dynamic_linkers=("/libx32/ld-linux-x32.so.2",),
+             slibdir="/libx32", libdir="/usr/libx32", system_dirs_rule="x86_64",
+             known_interpreters=_lib("ld-linux-x32.so.2") + _X86_INTERPS,
+             known_libraries=_LIBC6_LIBS_TWICE, multiarch="x86_64-linux-gnux32"))
+    add(Arch(name="i386", family="x86", e_machine=EM_386, elf_class=32,
+             byte_order="little", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=4, wrapper="x86",
+             dynamic_linkers=("/lib/ld-linux.so.2",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld-linux.so.2") + _names(("/lib/ld-linux.so.1", L5)),
+             known_libraries=_I386_LIBS, multiarch="i386-linux-gnu",
+             x86_accepts_ia64=True))
 
     # arm / aarch64 (sysdeps/unix/sysv/linux/arm/readelflib.c, included by aarch64)
     for name, order, ld, triplet in (("aarch64", "little", "ld-linux-aarch64.so.1",
                                       "aarch64-linux-gnu"),
                                      ("aarch64_be", "big", "ld-linux-aarch64_be.so.1", None)):
-        add(Arch(name, "aarch64", EM_AARCH64, 64, order, 0xA03, frozenset({0xA03}), False, 8,
-                 "arm", ("/lib/" + ld,), "/lib64", "/usr/lib64", "aarch64",
-                 _lib(ld) + _AARCH64_INTERPS, _LIBC6_LIBS_TWICE, triplet))
+        add(Arch(name=name, family="aarch64", e_machine=EM_AARCH64, elf_class=64,
+                 byte_order=order, default_flags=0xA03, accepted_flags=frozenset({0xA03}),
+                 char_signed=False, cache_align=8, wrapper="arm",
+                 dynamic_linkers=("/lib/" + ld,),
+                 slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="aarch64",
+                 known_interpreters=_lib(ld) + _AARCH64_INTERPS,
+                 known_libraries=_LIBC6_LIBS_TWICE, multiarch=triplet))
     for name, order, hard, triplet in (("armhf", "little", True, "arm-linux-gnueabihf"),
                                        ("armel", "little", False, "arm-linux-gnueabi"),
                                        ("armhfeb", "big", True, None),
                                        ("armeb", "big", False, None)):
         ld = "ld-linux-armhf.so.3" if hard else "ld-linux.so.3"
-        ok = 0x903 if hard else 0xB03
-        add(Arch(name, "arm", EM_ARM, 32, order, 3, frozenset({ok, 3}), False, 8, "arm",
-                 ("/lib/" + ld,), "/lib", "/usr/lib", "plain", _lib(ld) + _ARM_INTERPS,
-                 _LIBC6_LIBS_TWICE, triplet, eflags_mask=0x400,
-                 eflags_value=0x400 if hard else 0))
+        add(Arch(name=name, family="arm", e_machine=EM_ARM, elf_class=32,
+                 byte_order=order, default_flags=FLAG_ELF_LIBC6,
+                 accepted_flags=frozenset({0x903 if hard else 0xB03, FLAG_ELF_LIBC6}),
+                 char_signed=False, cache_align=8, wrapper="arm",
+                 dynamic_linkers=("/lib/" + ld,),
+                 slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+                 known_interpreters=_lib(ld) + _ARM_INTERPS,
+                 known_libraries=_LIBC6_LIBS_TWICE, multiarch=triplet,
+                 eflags_mask=0x400, eflags_value=0x400 if hard else 0))
 
     # powerpc (…/powerpc/readelflib.c; dl-cache.h includes sparc's add_system_dir)
-    add(Arch("powerpc", "powerpc", EM_PPC, 32, "big", 3, _ANY6, False, 8, "powerpc",
-             ("/lib/ld.so.1",), "/lib", "/usr/lib", "sparc-like", _lib("ld.so.1") + _PPC_INTERPS,
-             _LIBC6_LIBS_TWICE, "powerpc-linux-gnu"))
-    add(Arch("ppc64", "powerpc", EM_PPC64, 64, "big", 0x503, frozenset({0x503}), False, 8,
-             "powerpc", ("/lib64/ld64.so.1",), "/lib64", "/usr/lib64", "sparc-like",
-             _lib("ld64.so.1") + _PPC_INTERPS, _LIBC6_LIBS_TWICE, "powerpc64-linux-gnu"))
-    add(Arch("ppc64le", "powerpc", EM_PPC64, 64, "little", 0x503, frozenset({0x503}), False, 8,
-             "powerpc", ("/lib64/ld64.so.2",), "/lib64", "/usr/lib64", "sparc-like",
-             _lib("ld64.so.2") + _PPC_INTERPS, _LIBC6_LIBS_TWICE, "powerpc64le-linux-gnu"))
+    add(Arch(name="powerpc", family="powerpc", e_machine=EM_PPC, elf_class=32,
+             byte_order="big", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=False, cache_align=8, wrapper="powerpc",
+             dynamic_linkers=("/lib/ld.so.1",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="sparc-like",
+             known_interpreters=_lib("ld.so.1") + _PPC_INTERPS,
+             known_libraries=_LIBC6_LIBS_TWICE, multiarch="powerpc-linux-gnu"))
+    for name, order, ld, triplet in (("ppc64", "big", "ld64.so.1", "powerpc64-linux-gnu"),
+                                     ("ppc64le", "little", "ld64.so.2",
+                                      "powerpc64le-linux-gnu")):
+        add(Arch(name=name, family="powerpc", e_machine=EM_PPC64, elf_class=64,
+                 byte_order=order, default_flags=0x503, accepted_flags=frozenset({0x503}),
+                 char_signed=False, cache_align=8, wrapper="powerpc",
+                 dynamic_linkers=("/lib64/" + ld,),
+                 slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="sparc-like",
+                 known_interpreters=_lib(ld) + _PPC_INTERPS,
+                 known_libraries=_LIBC6_LIBS_TWICE, multiarch=triplet))
 
     # s390
-    add(Arch("s390", "s390", EM_S390, 32, "big", 3, _ANY6, False, 8, "s390",
-             ("/lib/ld.so.1",), "/lib", "/usr/lib", "sparc-like", _lib("ld.so.1") + _S390_INTERPS,
-             _LIBC6_LIBS_TWICE, "s390-linux-gnu"))
-    add(Arch("s390x", "s390", EM_S390, 64, "big", 0x403, frozenset({0x403}), False, 8, "s390",
-             ("/lib/ld64.so.1",), "/lib64", "/usr/lib64", "sparc-like",
-             _lib("ld64.so.1") + _S390_INTERPS, _LIBC6_LIBS_TWICE, "s390x-linux-gnu"))
+    add(Arch(name="s390", family="s390", e_machine=EM_S390, elf_class=32,
+             byte_order="big", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=False, cache_align=8, wrapper="s390",
+             dynamic_linkers=("/lib/ld.so.1",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="sparc-like",
+             known_interpreters=_lib("ld.so.1") + _S390_INTERPS,
+             known_libraries=_LIBC6_LIBS_TWICE, multiarch="s390-linux-gnu"))
+    add(Arch(name="s390x", family="s390", e_machine=EM_S390, elf_class=64,
+             byte_order="big", default_flags=0x403, accepted_flags=frozenset({0x403}),
+             char_signed=False, cache_align=8, wrapper="s390",
+             dynamic_linkers=("/lib/ld64.so.1",),
+             slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="sparc-like",
+             known_interpreters=_lib("ld64.so.1") + _S390_INTERPS,
+             known_libraries=_LIBC6_LIBS_TWICE, multiarch="s390x-linux-gnu"))
 
     # mips: o32 / n32 / n64, legacy NaN / NaN2008, both byte orders
     for nan2008 in (False, True):
         ld = "ld-linux-mipsn8.so.1" if nan2008 else "ld.so.1"
         sfx = "_nan2008" if nan2008 else ""
+        r6 = "isa32r6" if nan2008 else ""
+        r6_64 = "isa64r6" if nan2008 else "64"
         for order, el in (("big", ""), ("little", "el")):
-            r6 = "isa32r6" if nan2008 else ""
-            r6_64 = "isa64r6" if nan2008 else "64"
-            o32_id = 0xC03 if nan2008 else 3
-            add(Arch(f"mips{el}{sfx}", "mips", EM_MIPS, 32, order, o32_id,
-                     frozenset({0xC03}) if nan2008 else _ANY6, True, 8, "mips",
-                     ("/lib/" + ld,), "/lib", "/usr/lib", "mips", _lib(ld), _LIBC6_LIBS,
-                     f"mips{r6}{el}-linux-gnu", eflags_mask=0x420,
-                     eflags_value=0x400 if nan2008 else 0))
+            add(Arch(name=f"mips{el}{sfx}", family="mips", e_machine=EM_MIPS, elf_class=32,
+                     byte_order=order, default_flags=0xC03 if nan2008 else FLAG_ELF_LIBC6,
+                     accepted_flags=frozenset({0xC03}) if nan2008 else _ANY6,
+                     char_signed=True, cache_align=8, wrapper="mips",
+                     dynamic_linkers=("/lib/" + ld,),
+                     slibdir="/lib", libdir="/usr/lib", system_dirs_rule="mips",
+                     known_interpreters=_lib(ld),
+                     known_libraries=_LIBC6_LIBS, multiarch=f"mips{r6}{el}-linux-gnu",
+                     eflags_mask=0x420, eflags_value=0x400 if nan2008 else 0))
             n32_id = 0xD03 if nan2008 else 0x603
-            add(Arch(f"mipsn32{el}{sfx}", "mips", EM_MIPS, 32, order, n32_id,
-                     frozenset({n32_id}), True, 8, "mips", ("/lib32/" + ld,), "/lib32",
-                     "/usr/lib32", "mips", _lib(ld) + _MIPS64_INTERPS, _LIBC6_LIBS_TWICE,
-                     f"mips{r6_64}{el}-linux-gnuabin32", eflags_mask=0x420,
-                     eflags_value=0x420 if nan2008 else 0x20))
+            add(Arch(name=f"mipsn32{el}{sfx}", family="mips", e_machine=EM_MIPS, elf_class=32,
+                     byte_order=order, default_flags=n32_id, accepted_flags=frozenset({n32_id}),
+                     char_signed=True, cache_align=8, wrapper="mips",
+                     dynamic_linkers=("/lib32/" + ld,),
+                     slibdir="/lib32", libdir="/usr/lib32", system_dirs_rule="mips",
+                     known_interpreters=_lib(ld) + _MIPS64_INTERPS,
+                     known_libraries=_LIBC6_LIBS_TWICE,
+                     multiarch=f"mips{r6_64}{el}-linux-gnuabin32",
+                     eflags_mask=0x420, eflags_value=0x420 if nan2008 else 0x20))
             n64_id = 0xE03 if nan2008 else 0x703
-            add(Arch(f"mips64{el}{sfx}", "mips", EM_MIPS, 64, order, n64_id,
-                     frozenset({n64_id}), True, 8, "mips", ("/lib64/" + ld,), "/lib64",
-                     "/usr/lib64", "mips", _lib(ld) + _MIPS64_INTERPS, _LIBC6_LIBS_TWICE,
-                     f"mips{r6_64}{el}-linux-gnuabi64", eflags_mask=0x400,
-                     eflags_value=0x400 if nan2008 else 0))
+            add(Arch(name=f"mips64{el}{sfx}", family="mips", e_machine=EM_MIPS, elf_class=64,
+                     byte_order=order, default_flags=n64_id, accepted_flags=frozenset({n64_id}),
+                     char_signed=True, cache_align=8, wrapper="mips",
+                     dynamic_linkers=("/lib64/" + ld,),
+                     slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="mips",
+                     known_interpreters=_lib(ld) + _MIPS64_INTERPS,
+                     known_libraries=_LIBC6_LIBS_TWICE,
+                     multiarch=f"mips{r6_64}{el}-linux-gnuabi64",
+                     eflags_mask=0x400, eflags_value=0x400 if nan2008 else 0))
 
     # riscv (float ABI in e_flags; XLEN never checked by ldconfig)
     for xlen in (64, 32):
+        base = "riscv64-lp64" if xlen == 64 else "riscv32-ilp32"
         for double in (True, False):
-            abi = ("riscv64-lp64" if xlen == 64 else "riscv32-ilp32") + ("d" if double else "")
-            ld = f"ld-linux-{abi}.so.1"
+            ld = f"ld-linux-{base}{'d' if double else ''}.so.1"
             sub = ("lib64/lp64" if xlen == 64 else "lib32/ilp32") + ("d" if double else "")
             ident = 0x1003 if double else 0xF03
-            base = "riscv64-lp64" if xlen == 64 else "riscv32-ilp32"
-            interps = _lib(ld) + _names((f"/lib/ld-linux-{base}d.so.1", L6),
-                                        (f"/lib/ld-linux-{base}.so.1", L6))
-            name = f"riscv{xlen}" + ("" if double else "_soft")
-            add(Arch(name, "riscv", EM_RISCV, xlen, "little", ident, frozenset({ident}), False,
-                     8, "riscv", ("/lib/" + ld,), "/" + sub, "/usr/" + sub, "riscv", interps,
-                     _LIBC6_LIBS_TWICE,
-                     "riscv64-linux-gnu" if (xlen == 64 and double) else None,
+            add(Arch(name=f"riscv{xlen}" + ("" if double else "_soft"), family="riscv",
+                     e_machine=EM_RISCV, elf_class=xlen,
+                     byte_order="little", default_flags=ident, accepted_flags=frozenset({ident}),
+                     char_signed=False, cache_align=8, wrapper="riscv",
+                     dynamic_linkers=("/lib/" + ld,),
+                     slibdir="/" + sub, libdir="/usr/" + sub, system_dirs_rule="riscv",
+                     known_interpreters=_lib(ld) + _names((f"/lib/ld-linux-{base}d.so.1", L6),
+                                                          (f"/lib/ld-linux-{base}.so.1", L6)),
+                     known_libraries=_LIBC6_LIBS_TWICE,
+                     multiarch="riscv64-linux-gnu" if (xlen == 64 and double) else None,
                      eflags_mask=0x6, eflags_value=0x4 if double else 0))
 
     # loongarch (wrapper and flags from 2.38; generic before, see loader_flags)
@@ -369,63 +420,118 @@ def _build() -> dict[str, Arch]:
         ld = "ld-linux-loongarch-lp64d.so.1" if double else "ld-linux-loongarch-lp64s.so.1"
         ident = 0x1203 if double else 0x1103
         sub = "/lib64" if double else "/lib64/sf"
-        add(Arch("loongarch64" if double else "loongarch64_soft", "loongarch", EM_LOONGARCH, 64,
-                 "little", ident, frozenset({ident}), True, 8, "loongarch",
-                 ("/lib64/" + ld,), sub, "/usr" + sub, "loongarch", _lib(ld), _LIBC6_LIBS,
-                 "loongarch64-linux-gnu" if double else None,
+        add(Arch(name="loongarch64" if double else "loongarch64_soft", family="loongarch",
+                 e_machine=EM_LOONGARCH, elf_class=64,
+                 byte_order="little", default_flags=ident, accepted_flags=frozenset({ident}),
+                 char_signed=True, cache_align=8, wrapper="loongarch",
+                 dynamic_linkers=("/lib64/" + ld,),
+                 slibdir=sub, libdir="/usr" + sub, system_dirs_rule="loongarch",
+                 known_interpreters=_lib(ld),
+                 known_libraries=_LIBC6_LIBS,
+                 multiarch="loongarch64-linux-gnu" if double else None,
                  eflags_mask=0x3, eflags_value=0x3 if double else 0x1))
 
-    # sparc
-    add(Arch("sparc", "sparc", EM_SPARC, 32, "big", 3, _ANY6, True, 8, "sparc",
-             ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "sparc-like", _lib("ld-linux.so.2"),
-             _LIBC6_LIBS, "sparc-linux-gnu", alt_machines=(EM_SPARC32PLUS,),
+    # sparc (a.out's a_info is the 16-bit a_magic at offset 2 of a 32-byte struct exec)
+    add(Arch(name="sparc", family="sparc", e_machine=EM_SPARC, elf_class=32,
+             byte_order="big", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=8, wrapper="sparc",
+             dynamic_linkers=("/lib/ld-linux.so.2",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="sparc-like",
+             known_interpreters=_lib("ld-linux.so.2"),
+             known_libraries=_LIBC6_LIBS, multiarch="sparc-linux-gnu",
+             alt_machines=(EM_SPARC32PLUS,),
              aout_info_offset=2, aout_info_size=2, aout_exec_size=32))
-    add(Arch("sparc64", "sparc", EM_SPARCV9, 64, "big", 0x103, frozenset({0x103}), True, 8,
-             "sparc", ("/lib64/ld-linux.so.2",), "/lib64", "/usr/lib64", "sparc-like",
-             _lib("ld-linux.so.2"), _LIBC6_LIBS, "sparc64-linux-gnu",
+    add(Arch(name="sparc64", family="sparc", e_machine=EM_SPARCV9, elf_class=64,
+             byte_order="big", default_flags=0x103, accepted_flags=frozenset({0x103}),
+             char_signed=True, cache_align=8, wrapper="sparc",
+             dynamic_linkers=("/lib64/ld-linux.so.2",),
+             slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="sparc-like",
+             known_interpreters=_lib("ld-linux.so.2"),
+             known_libraries=_LIBC6_LIBS, multiarch="sparc64-linux-gnu",
              aout_info_offset=2, aout_info_size=2, aout_exec_size=32))
 
     # generic-wrapper ports (and ia64)
-    add(Arch("alpha", "alpha", EM_ALPHA, 64, "little", 3, _ANY6, True, 8, "generic",
-             ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "plain", _lib("ld-linux.so.2"),
-             _names(("libc.so.6.1", L6), ("libm.so.6.1", L6)), "alpha-linux-gnu",
+    add(Arch(name="alpha", family="alpha", e_machine=EM_ALPHA, elf_class=64,
+             byte_order="little", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=8, wrapper="generic",
+             dynamic_linkers=("/lib/ld-linux.so.2",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld-linux.so.2"),
+             known_libraries=_names(("libc.so.6.1", L6), ("libm.so.6.1", L6)),
+             multiarch="alpha-linux-gnu",
              # OSF/1 ECOFF-style struct exec: filehdr (24 bytes) then aouthdr.info.
              aout_info_offset=24, aout_info_size=8, aout_exec_size=104))
-    add(Arch("ia64", "ia64", EM_IA_64, 64, "little", 0x203, frozenset({0x203}), True, 8, "ia64",
-             ("/lib/ld-linux-ia64.so.2",), "/lib", "/usr/lib", "plain",
-             _lib("ld-linux-ia64.so.2") + _names(("/lib/ld-linux.so.2", L6)),
-             _names(("libc.so.6.1", L6), ("libm.so.6.1", L6)) + _LIBC6_LIBS, "ia64-linux-gnu"))
-    add(Arch("m68k", "m68k", EM_68K, 32, "big", 3, _ANY6, True, 2, "generic",
-             ("/lib/ld.so.1",), "/lib", "/usr/lib", "plain",
-             _lib("ld.so.1") + _names(("/lib/ld-linux.so.1", L5)), _I386_LIBS, "m68k-linux-gnu"))
-    add(Arch("hppa", "hppa", EM_PARISC, 32, "big", 3, _ANY6, True, 8, "generic",
-             ("/lib/ld.so.1",), "/lib", "/usr/lib", "plain", _lib("ld.so.1"), _LIBC6_LIBS,
-             "hppa-linux-gnu"))
+    add(Arch(name="ia64", family="ia64", e_machine=EM_IA_64, elf_class=64,
+             byte_order="little", default_flags=0x203, accepted_flags=frozenset({0x203}),
+             char_signed=True, cache_align=8, wrapper="ia64",
+             dynamic_linkers=("/lib/ld-linux-ia64.so.2",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld-linux-ia64.so.2") + _names(("/lib/ld-linux.so.2", L6)),
+             known_libraries=_names(("libc.so.6.1", L6), ("libm.so.6.1", L6)) + _LIBC6_LIBS,
+             multiarch="ia64-linux-gnu"))
+    add(Arch(name="m68k", family="m68k", e_machine=EM_68K, elf_class=32,
+             byte_order="big", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=2, wrapper="generic",
+             dynamic_linkers=("/lib/ld.so.1",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld.so.1") + _names(("/lib/ld-linux.so.1", L5)),
+             known_libraries=_I386_LIBS, multiarch="m68k-linux-gnu"))
+    add(Arch(name="hppa", family="hppa", e_machine=EM_PARISC, elf_class=32,
+             byte_order="big", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=8, wrapper="generic",
+             dynamic_linkers=("/lib/ld.so.1",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld.so.1"),
+             known_libraries=_LIBC6_LIBS, multiarch="hppa-linux-gnu"))
     for name, order, triplet in (("sh4", "little", "sh4-linux-gnu"), ("sh4eb", "big", None)):
-        add(Arch(name, "sh", EM_SH, 32, order, 3, _ANY6, True, 4, "generic",
-                 ("/lib/ld-linux.so.2",), "/lib", "/usr/lib", "plain", _lib("ld-linux.so.2"),
-                 _LIBC6_LIBS, triplet))
+        add(Arch(name=name, family="sh", e_machine=EM_SH, elf_class=32,
+                 byte_order=order, default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+                 char_signed=True, cache_align=4, wrapper="generic",
+                 dynamic_linkers=("/lib/ld-linux.so.2",),
+                 slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+                 known_interpreters=_lib("ld-linux.so.2"),
+                 known_libraries=_LIBC6_LIBS, multiarch=triplet))
     for name, order, ld, triplet in (("arc", "little", "ld-linux-arc.so.2", "arc-linux-gnu"),
                                      ("arceb", "big", "ld-linux-arceb.so.2", None)):
-        add(Arch(name, "arc", EM_ARCV2, 32, order, 3, _ANY6, False, 4, "generic",
-                 ("/lib/" + ld,), "/lib", "/usr/lib", "plain",
-                 _lib(ld) + _names(("/lib/ld-linux-arc.so.2", L6),
-                                   ("/lib/ld-linux-arceb.so.2", L6)),
-                 _LIBC6_LIBS_TWICE, triplet))
+        add(Arch(name=name, family="arc", e_machine=EM_ARCV2, elf_class=32,
+                 byte_order=order, default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+                 char_signed=False, cache_align=4, wrapper="generic",
+                 dynamic_linkers=("/lib/" + ld,),
+                 slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+                 known_interpreters=_lib(ld) + _names(("/lib/ld-linux-arc.so.2", L6),
+                                                      ("/lib/ld-linux-arceb.so.2", L6)),
+                 known_libraries=_LIBC6_LIBS_TWICE, multiarch=triplet))
     for name, ld in (("csky", "ld-linux-cskyv2.so.1"), ("csky_hf", "ld-linux-cskyv2-hf.so.1")):
-        add(Arch(name, "csky", EM_CSKY, 32, "little", 3, _ANY6, False, 4, "generic",
-                 ("/lib/" + ld,), "/lib", "/usr/lib", "plain", _lib(ld) + _lib(ld),
-                 _LIBC6_LIBS_TWICE))
-    add(Arch("or1k", "or1k", EM_OPENRISC, 32, "big", 3, _ANY6, True, 4, "generic",
-             ("/lib/ld-linux-or1k.so.1",), "/lib", "/usr/lib", "plain",
-             _lib("ld-linux-or1k.so.1"), _LIBC6_LIBS))
+        add(Arch(name=name, family="csky", e_machine=EM_CSKY, elf_class=32,
+                 byte_order="little", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+                 char_signed=False, cache_align=4, wrapper="generic",
+                 dynamic_linkers=("/lib/" + ld,),
+                 slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+                 known_interpreters=_lib(ld) + _lib(ld),
+                 known_libraries=_LIBC6_LIBS_TWICE))
+    add(Arch(name="or1k", family="or1k", e_machine=EM_OPENRISC, elf_class=32,
+             byte_order="big", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=4, wrapper="generic",
+             dynamic_linkers=("/lib/ld-linux-or1k.so.1",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld-linux-or1k.so.1"),
+             known_libraries=_LIBC6_LIBS))
     for name, order in (("microblaze", "big"), ("microblazeel", "little")):
-        add(Arch(name, "microblaze", EM_MICROBLAZE, 32, order, 3, _ANY6, True, 4, "generic",
-                 ("/lib/ld.so.1",), "/lib", "/usr/lib", "plain", _lib("ld.so.1"), _LIBC6_LIBS))
-    add(Arch("nios2", "nios2", EM_ALTERA_NIOS2, 32, "little", 3, _ANY6, True, 4, "generic",
-             ("/lib/ld-linux-nios2.so.1",), "/lib", "/usr/lib", "plain",
-             _lib("ld-linux-nios2.so.1"), _LIBC6_LIBS))
-    return {a.name: a for a in arches}
+        add(Arch(name=name, family="microblaze", e_machine=EM_MICROBLAZE, elf_class=32,
+                 byte_order=order, default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+                 char_signed=True, cache_align=4, wrapper="generic",
+                 dynamic_linkers=("/lib/ld.so.1",),
+                 slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+                 known_interpreters=_lib("ld.so.1"),
+                 known_libraries=_LIBC6_LIBS))
+    add(Arch(name="nios2", family="nios2", e_machine=EM_ALTERA_NIOS2, elf_class=32,
+             byte_order="little", default_flags=FLAG_ELF_LIBC6, accepted_flags=_ANY6,
+             char_signed=True, cache_align=4, wrapper="generic",
+             dynamic_linkers=("/lib/ld-linux-nios2.so.1",),
+             slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
+             known_interpreters=_lib("ld-linux-nios2.so.1"),
+             known_libraries=_LIBC6_LIBS))
+    return {a.name: _generic_aout(a) for a in arches}
 
 
 #: Every ABI variant, keyed by :attr:`Arch.name`.

@@ -1,4 +1,4 @@
-"""What each glibc version's ldconfig does differently: one table of behaviour switches.
+"""What each glibc version's ldconfig and loader do differently: one table of switches.
 
 Every version-dependent decision in ldcache reads a field of :class:`Behaviour`;
 nothing else in the code compares version numbers.  The facts come from
@@ -19,7 +19,7 @@ NEWEST = (2, 43)
 
 
 class Behaviour(Record):
-    """The ldconfig behaviour of one glibc version (and distribution build)."""
+    """The ldconfig and ``ld.so`` behaviour of one glibc version (and distribution build)."""
 
     version: tuple[int, int]
     #: ``-c`` default: "compat" up to 2.31, "new" from 2.32.
@@ -30,7 +30,10 @@ class Behaviour(Record):
     endian_flag: bool
     #: Extension directory with the generator section (≥2.33).
     extensions: bool
-    #: glibc-hwcaps subdirectories and the x86 ISA level (≥2.33).
+    #: glibc-hwcaps subdirectories and the x86 ISA level (≥2.33): ldconfig scans and records
+    #: them, and ``ld.so`` takes the cache's glibc-hwcaps entries and has the
+    #: ``--glibc-hwcaps-prepend``/``--glibc-hwcaps-mask`` options (``elf/dl-cache.c``
+    #: ``search_cache``, ``elf/dl-hwcaps.c``); older loaders skip those entries.
     glibc_hwcaps: bool
     #: osversion read from the ``.note.ABI-tag`` note, sorted on and printed (≤2.35).
     osversion: bool
@@ -60,6 +63,34 @@ class Behaviour(Record):
     aarch64_ilp32_dirs: bool
     #: RISC-V system directories include ``lib32/ilp32d`` and ``lib32/ilp32`` (≥2.33).
     riscv_ilp32_dirs: bool
+
+    # The dynamic loader's cache lookup (``ld.so``, simulated by ldcache.lookup).
+    #: ``ld.so`` ignores the whole cache when the new header's flags byte names the other
+    #: byte order (≥2.33: ``cache_file_new_matches_endian``, ``elf/dl-cache.c`` and
+    #: ``sysdeps/generic/dl-cache.h``).
+    loader_checks_endian: bool
+    #: ``search_cache`` (``elf/dl-cache.c``) lets a later acceptable entry replace one it
+    #: remembered whose flags are not ``_DL_CACHE_DEFAULT_ID`` (≥2.34, the loader fix for
+    #: glibc-hwcaps against flags mismatches); up to 2.33 (``SEARCH_CACHE``) the first
+    #: acceptable entry stays and only one with the default flags comes after it.
+    loader_replaces_fallback: bool
+    #: ``ld.so`` takes legacy hwcap entries (``hwcap`` ≠ 0, not glibc-hwcaps) whose bits
+    #: ``AT_HWCAP & hwcap_mask``, ``AT_PLATFORM`` and the TLS bit provide (≤2.39); from 2.40
+    #: ``search_cache`` skips every such entry (``elf/dl-cache.c``).
+    loader_legacy_hwcaps: bool
+    #: ``ld.so`` skips entries whose ``osversion`` is above the running kernel's
+    #: (``_dl_discover_osversion``; ``elf/dl-cache.c``, ≤2.35; gone in 2.36 with the
+    #: ABI-tag note).
+    loader_osversion_check: bool
+    #: ``_dl_hwcaps_subdirs`` of the x86-64 and x32 loaders, best first:
+    #: ``x86-64-v4`` … ``x86-64-v2`` from 2.33 (``sysdeps/x86_64/dl-hwcaps-subdirs.c``).
+    x86_64_hwcaps_subdirs: tuple[str, ...]
+    #: ``_dl_hwcaps_subdirs`` of the ppc64le loader, best first: ``power9`` from 2.33,
+    #: ``power10`` too from 2.34 (``sysdeps/powerpc/powerpc64/le/dl-hwcaps-subdirs.c``).
+    ppc64le_hwcaps_subdirs: tuple[str, ...]
+    #: ``_dl_hwcaps_subdirs`` of the s390x loader, best first: ``z15`` … ``z13`` from 2.33,
+    #: ``z16`` from 2.36, ``z17`` from 2.42 (``sysdeps/s390/s390-64/dl-hwcaps-subdirs.c``).
+    s390x_hwcaps_subdirs: tuple[str, ...]
     #: "%s is for unknown machine %d." only with ``-v`` (Debian patch
     #: ``i386/unsubmitted-quiet-ldconfig.diff`` on the x86 ``readelflib.c``).
     quiet_unknown_machine: bool = False
@@ -151,6 +182,17 @@ def behaviour(version: tuple[int, int] | str = NEWEST, *, debian: bool = False) 
         gdb_suffixes=("-gdb.gdb", "-gdb.py", "-gdb.scm") if v >= (2, 40) else ("-gdb.py",),
         aarch64_ilp32_dirs=v <= (2, 41),
         riscv_ilp32_dirs=v >= (2, 33),
+        loader_checks_endian=v >= (2, 33),
+        loader_replaces_fallback=v >= (2, 34),
+        loader_legacy_hwcaps=v <= (2, 39),
+        loader_osversion_check=v <= (2, 35),
+        x86_64_hwcaps_subdirs=("x86-64-v4", "x86-64-v3", "x86-64-v2") if v >= (2, 33) else (),
+        ppc64le_hwcaps_subdirs=(
+            ("power10", "power9") if v >= (2, 34) else ("power9",) if v >= (2, 33) else ()),
+        s390x_hwcaps_subdirs=(
+            ("z17", "z16", "z15", "z14", "z13") if v >= (2, 42)
+            else ("z16", "z15", "z14", "z13") if v >= (2, 36)
+            else ("z15", "z14", "z13") if v >= (2, 33) else ()),
         quiet_unknown_machine=debian,
         interp_property_fallthrough=(2, 37) <= v <= (2, 38),
     )

@@ -17,7 +17,9 @@ name won or lost:
 
 What the simulated loader is — its glibc version, architecture, active glibc-hwcaps
 subdirectories, CPU ISA level — is a :class:`Loader`; :func:`default_loader` derives it
-from a root and (for the CPU) from this machine.
+from a root and (for the CPU) from this machine.  Which of these rules a glibc version's
+loader follows is read from its :class:`~ldcache.glibc.Behaviour` (``glibc_hwcaps``, the
+``loader_*`` fields and the ``*_hwcaps_subdirs`` lists); nothing here compares versions.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 
 from .arch import Arch, arch_word, host_arch, loader_flags
 from .format import Cache, Entry
-from .glibc import behaviour
+from .glibc import Behaviour, behaviour
 from .hwcaps import TLS_MASK
 from .libcmp import libcmp
 
@@ -81,18 +83,13 @@ def cpu_x86_64_level(cpuinfo: str | None = None) -> int | None:
 
 def builtin_hwcaps_subdirs(arch: Arch, version: tuple[int, int]) -> tuple[str, ...]:
     """``_dl_hwcaps_subdirs`` of ``arch``'s loader in glibc ``version``, best first."""
-    if version < (2, 33):
-        return ()
+    b = behaviour(version)
     if arch.name in ("x86_64", "x32"):
-        return ("x86-64-v4", "x86-64-v3", "x86-64-v2")
+        return b.x86_64_hwcaps_subdirs
     if arch.name == "ppc64le":
-        return ("power10", "power9") if version >= (2, 34) else ("power9",)
+        return b.ppc64le_hwcaps_subdirs
     if arch.name == "s390x":
-        if version >= (2, 42):
-            return ("z17", "z16", "z15", "z14", "z13")
-        if version >= (2, 36):
-            return ("z16", "z15", "z14", "z13")
-        return ("z15", "z14", "z13")
+        return b.s390x_hwcaps_subdirs
     return ()
 
 
@@ -104,7 +101,7 @@ def active_hwcaps(arch: Arch, version: tuple[int, int], *, isa_level: int | None
     supports, filtered by ``--glibc-hwcaps-mask``.  On x86-64 ``isa_level`` (1–4) says
     which built-in subdirectories are supported; elsewhere none are known to be, unless
     the caller names them."""
-    if version < (2, 33):
+    if not behaviour(version).glibc_hwcaps:
         return ()
     builtin = builtin_hwcaps_subdirs(arch, version)
     if arch.name in ("x86_64", "x32"):
@@ -122,7 +119,7 @@ class Loader:
     """The loader whose lookup is simulated."""
 
     arch: Arch
-    #: glibc version of ``ld.so`` (decides which rules apply).
+    #: glibc version of ``ld.so``: its :attr:`behaviour` decides which rules apply.
     version: tuple[int, int] = (2, 42)
     #: Active glibc-hwcaps subdirectory names, best (priority 1) first.
     hwcaps: tuple[str, ...] = ()
@@ -136,12 +133,18 @@ class Loader:
     kernel: int = 0
 
     @property
+    def behaviour(self) -> Behaviour:
+        """The version switches of this loader's glibc (the ``loader_*`` fields and
+        ``glibc_hwcaps`` are the ones about ``ld.so``)."""
+        return behaviour(self.version)
+
+    @property
     def default_flags(self) -> int:
-        return loader_flags(self.arch, behaviour(self.version))[0]
+        return loader_flags(self.arch, self.behaviour)[0]
 
     @property
     def accepted_flags(self) -> frozenset[int]:
-        return loader_flags(self.arch, behaviour(self.version))[1]
+        return loader_flags(self.arch, self.behaviour)[1]
 
 
 @dataclass
@@ -223,7 +226,7 @@ def default_loader(arch: Arch, version: tuple[int, int], *, hwcaps: Sequence[str
 
 
 def _flags_text(flags: int, loader: Loader) -> str:
-    word = arch_word(flags, behaviour(loader.version)).lstrip(",")
+    word = arch_word(flags, loader.behaviour).lstrip(",")
     return f"{flags:#06x}" + (f" ({word})" if word else "")
 
 
@@ -260,7 +263,8 @@ def lookup(cache: Cache, soname: bytes, loader: Loader) -> Lookup:
     """Simulate ``_dl_load_cache_lookup(soname)`` of ``loader`` on ``cache``."""
     out = Lookup(soname, loader)
     arch = loader.arch
-    if loader.version >= (2, 33) and cache.endian_flag and cache.layout != "old" \
+    b = loader.behaviour
+    if b.loader_checks_endian and cache.endian_flag and cache.layout != "old" \
             and cache.byte_order != arch.byte_order:
         out.notes.append(f"the cache is {cache.byte_order}-endian and the {arch.name} loader "
                          f"is {arch.byte_order}-endian: it ignores the whole cache")
@@ -272,7 +276,7 @@ def lookup(cache: Cache, soname: bytes, loader: Loader) -> Lookup:
     entries = cache.entries
     signed = arch.char_signed
     new_table = out.table == "new"
-    hwcaps_on = loader.version >= (2, 33) and new_table
+    hwcaps_on = b.glibc_hwcaps and new_table
     prios = _priorities(cache, loader.hwcaps) if hwcaps_on else []
     default_id = loader.default_flags
     accepted = loader.accepted_flags
@@ -323,7 +327,7 @@ def lookup(cache: Cache, soname: bytes, loader: Loader) -> Lookup:
             cand.reason = (f"flags {_flags_text(e.flags, loader)} are not accepted by the "
                            f"{arch.name} loader (it accepts {_accepted_text(loader)})")
             continue
-        if loader.version < (2, 34) and best is not None and e.flags != default_id:
+        if not b.loader_replaces_fallback and best is not None and e.flags != default_id:
             cand.verdict = "rejected"
             cand.reason = ("a candidate was already found and these flags are not the "
                            f"default {default_id:#06x} (glibc ≤ 2.33 loader)")
@@ -343,7 +347,7 @@ def lookup(cache: Cache, soname: bytes, loader: Loader) -> Lookup:
                 stop_reason = cand.reason
                 break
             if not named and e.hwcap:
-                if not e.is_hwcaps and loader.version >= (2, 40):
+                if not e.is_hwcaps and not b.loader_legacy_hwcaps:
                     cand.verdict = "rejected"
                     cand.reason = (f"legacy hwcap entry ({e.hwcap:#x}): glibc ≥ 2.40 loaders "
                                    "skip these")
@@ -358,7 +362,7 @@ def lookup(cache: Cache, soname: bytes, loader: Loader) -> Lookup:
                     cand.reason = (f"legacy hwcap {e.hwcap:#x} has bits this CPU/platform does "
                                    "not provide")
                     continue
-            if loader.version <= (2, 35) and loader.kernel and e.osversion > loader.kernel:
+            if b.loader_osversion_check and loader.kernel and e.osversion > loader.kernel:
                 cand.verdict = "rejected"
                 cand.reason = (f"needs kernel {_kernel_text(e.osversion)}; running "
                                f"{_kernel_text(loader.kernel)}")
