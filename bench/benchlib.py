@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
 
 def peak_rss_kib(cmd: Sequence[str]) -> int:
     """Peak resident set size of one run of ``cmd`` (KiB), by wait4 in a small parent."""
-    from gcclib import _CACHE
+    from support.gcclib import _CACHE
 
     tool = _CACHE / "bench-rss"
     if not tool.exists():

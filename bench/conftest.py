@@ -1,16 +1,9 @@
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 
 import pytest
-
-HERE = os.path.dirname(__file__)
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-
-from benchlib import RESULTS  # noqa: E402
+from benchlib import RESULTS
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +15,7 @@ def ldconfig() -> str:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
-    from common import write_skip_summary
+    from support.common import write_skip_summary
 
     write_skip_summary(terminalreporter)
     if RESULTS:

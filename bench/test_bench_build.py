@@ -29,8 +29,8 @@ from benchlib import (
     peak_rss_kib,
     report,
 )
-from debroots import root_generator
-from synthroots import host_generator
+from support.debroots import root_generator
+from support.synthroots import host_generator
 from workloads import debian_root, flat_root, libdirs_root, machine_root, pair
 
 #: Small real roots: (ldcache − floor) ≤ this × ldconfig's whole run — a guard at what this

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from benchlib import FLOOR_CMD, PEER, ROUNDS, budget, interleaved, ms, report
-from hookroots import write_launcher
+from support.hookroots import write_launcher
 from workloads import debian_root, nvidia_libraries
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"

@@ -1,6 +1,6 @@
 """The roots the benchmarks run on: real ones and generated ones of known shape.
 
-* a debootstrapped Debian bookworm root (tests/debroots.py), as an image is;
+* a debootstrapped Debian bookworm root (tests/support/debroots.py), as an image is;
 * the machine's own /usr/lib/x86_64-linux-gnu (~1,000 files), hard-linked;
 * ``libdirs_root``: N gcc-built libraries with distinct SONAMEs spread over ten
   directories, each with its SONAME link in place — an image after its build's ldconfig
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
-from gcclib import build_library
-from synthroots import copy_host_runtime
+from support.gcclib import build_library
+from support.synthroots import copy_host_runtime
 
 PLACEHOLDER = b"libbenchplaceholder0000000.so.1"
 #: The libraries NVIDIA's driver 535 CDI spec mounts (file name → SONAME).
@@ -65,7 +65,7 @@ def machine_root(base: Path) -> Path:
 
 
 def debian_root(base: Path) -> Path:
-    from debroots import require_root
+    from support.debroots import require_root
 
     src = require_root("bookworm", "amd64")
     dest = base / "bookworm"

@@ -1,13 +1,7 @@
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-from common import LDCONFIG  # noqa: E402
+from support.common import LDCONFIG
 
 
 @pytest.fixture
@@ -19,6 +13,6 @@ def ldconfig() -> str:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
-    from common import write_skip_summary
+    from support.common import write_skip_summary
 
     write_skip_summary(terminalreporter)

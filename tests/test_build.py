@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from common import requires_root
-from synthroots import host_generator, image_root, tree
+from support.common import requires_root
+from support.synthroots import host_generator, image_root, tree
 
 from ldcache.format import parse
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from common import PROJECT, VECTORS
+from support.common import PROJECT, VECTORS
 
 from ldcache.cli import main
 
@@ -186,7 +186,7 @@ def test_build_checks_options_before_writing(tmp_path, args, message):
 def test_arch_override_contradicting_the_root(tmp_path):
     """``--arch`` naming another port than the root's libc: no library matches, so the run
     is refused with what was found, before anything is written."""
-    import debroots
+    from support import debroots
 
     debroots.require_root("bookworm", "s390x")
     root = debroots.working_copy("bookworm", "s390x", tmp_path / "s390x", hardlink=True)

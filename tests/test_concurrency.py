@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from gcclib import install_library
-from hookroots import glibc_rootfs, state, write_bundle
-from synthroots import image_root, tree
+from support.gcclib import install_library
+from support.hookroots import glibc_rootfs, state, write_bundle
+from support.synthroots import image_root, tree
 
 from ldcache.format import parse
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Union
 
 import pytest
-from gcclib import build_library
+from support.gcclib import build_library
 
 from ldcache.cacheflags import FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4
 from ldcache.conf import (

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import pytest
-from common import VECTORS, requires_root
-from faultinject import count, kill_at
-from hookroots import distroless_rootfs, glibc_rootfs, nvidia_dir, state, write_bundle
-from synthroots import image_root
+from support.common import VECTORS, requires_root
+from support.faultinject import count, kill_at
+from support.hookroots import distroless_rootfs, glibc_rootfs, nvidia_dir, state, write_bundle
+from support.synthroots import image_root
 
 from ldcache.format import parse
 

@@ -2,7 +2,7 @@
 against each root's own ldconfig (run under qemu-user where foreign): same bytes, same links.
 
 Detection is under test: no --glibc, no --arch.  Roots are debootstrap'd once and cached
-(tests/debroots.py); each test works on two hard-linked copies (both tools only ever
+(tests/support/debroots.py); each test works on two hard-linked copies (both tools only ever
 replace files, never write into one).
 """
 
@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import debroots
 import pytest
-from synthroots import tree
+from support import debroots
+from support.synthroots import tree
 
 from ldcache.format import parse
 

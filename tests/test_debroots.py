@@ -1,4 +1,4 @@
-"""Quick checks of tests/debroots.py and of the committed vectors.
+"""Quick checks of tests/support/debroots.py and of the committed vectors.
 
 The root tests build (once, cached) a Debian minbase root with debootstrap, or skip
 with the reason when that cannot be done here.  The vector tests only read files.
@@ -10,15 +10,11 @@ import hashlib
 import json
 import os
 import struct
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import debroots  # noqa: E402
+from support import debroots
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 

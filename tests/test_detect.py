@@ -57,7 +57,7 @@ def _libcs() -> list:
     """Every real libc on this machine: its own, and those of the cached Debian roots."""
     import glob
 
-    from debroots import ROOTS_DIR
+    from support.debroots import ROOTS_DIR
 
     found = {"/usr/lib/x86_64-linux-gnu/libc.so.6"}
     for pattern in ("*/lib/*-linux-gnu*/libc.so.6", "*/usr/lib/*-linux-gnu*/libc.so.6"):
@@ -92,7 +92,7 @@ def test_banner_outside_rodata_is_still_found(tmp_path: Path) -> None:
     file is searched, as before."""
     import os
 
-    from gcclib import build_library
+    from support.gcclib import build_library
 
     from ldcache import detect
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from common import PROJECT, VECTORS
+from support.common import PROJECT, VECTORS
 
 from ldcache import cli
 from ldcache import fileformat as ff

@@ -1149,7 +1149,7 @@ def _read_note(path: Path, owner: bytes, note_type: int | None = None, **kw: byt
 
 def _noted_library(tmp_path: Path, name: str = "libnoted.so.1", flags: Sequence[str] = ()
                    ) -> Path:
-    from hookroots import note_asm
+    from support.hookroots import note_asm
 
     code = ("int f(void) { return 42; }\n"
             + note_asm(".note.test", b"Test Owner\0", b"first\0", note_type=7)

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from common import VECTORS, requires_root
-from gcclib import install_library
-from synthroots import install_hwcaps_levels
+from support.common import VECTORS, requires_root
+from support.gcclib import install_library
+from support.synthroots import install_hwcaps_levels
 
 from ldcache.errors import CacheFormatError
 from ldcache.format import Cache, Entry, build, decode, merged_string_table, parse

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hookroots import PROJECT, glibc_rootfs, hook_launcher, run_hook, state, write_bundle  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ldcache_hook.helptext import build_parser
@@ -20,6 +19,7 @@ from ldcache_hook.main import boot_code, isolated_sys_path, run
 from ldcache_hook.oci import MAX_STATE_BYTES
 from ldcache_hook.parser import env_bool, parse, parse_bool, shape_of
 from ldcache_hook.table import HOOKS
+from support.hookroots import PROJECT, glibc_rootfs, hook_launcher, run_hook, state, write_bundle  # noqa: F401
 
 # ------------------------------------------------------------------------------ parsing
 

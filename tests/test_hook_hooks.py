@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from common import requires_root
-from gcclib import install_library
-from hookroots import (
+from support.common import requires_root
+from support.gcclib import install_library
+from support.hookroots import (
     HOST_TRIPLET,
     NVIDIA_LIBS,
     compat_library,
@@ -26,7 +26,7 @@ from hookroots import (
     state,
     write_bundle,
 )
-from synthroots import tree
+from support.synthroots import tree
 
 from ldcache.format import parse
 

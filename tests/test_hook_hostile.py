@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional
 
 import pytest
-from gcclib import install_library
-from hookroots import (  # noqa: F401
+from support.gcclib import install_library
+from support.hookroots import (  # noqa: F401
     compat_library,
     glibc_rootfs,
     hook_launcher,

@@ -20,15 +20,6 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import pytest
-from hookroots import (
-    PROJECT,
-    hook_launcher,  # noqa: F401 (a pytest fixture, used by name as a test argument)
-    host_tripwire,
-    run_hook,
-    snapshot,
-    state,
-    write_bundle,
-)
 from ldcache_hook.application_profile import (
     DeviceNode,
     gpu_mask,
@@ -37,6 +28,15 @@ from ldcache_hook.application_profile import (
 )
 from ldcache_hook.device_nodes import modified_params
 from ldcache_hook.log import Log
+from support.hookroots import (
+    PROJECT,
+    hook_launcher,  # noqa: F401 (a pytest fixture, used by name as a test argument)
+    host_tripwire,
+    run_hook,
+    snapshot,
+    state,
+    write_bundle,
+)
 
 PEER = PROJECT.parent / "shared/peers/nvidia-cdi-hook"
 PARAMS = "proc/driver/nvidia/params"

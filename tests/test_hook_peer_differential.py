@@ -1,7 +1,7 @@
 """NVIDIA's own ``nvidia-cdi-hook`` against ours, hook for hook, on twin roots.
 
 For each kind of root — Debian bullseye, bookworm and trixie (glibc 2.31, 2.36, 2.41;
-debootstrapped, tests/debroots.py), a distroless one (libc and loader only) and an
+debootstrapped, tests/support/debroots.py), a distroless one (libc and loader only) and an
 Alpine-shaped musl one — one root gets NVIDIA-style libraries, a CUDA compat directory and a
 ``/dev/dri``, and two identical copies of it then get the same hooks in the same order, one
 through NVIDIA's binary (``../shared/peers``, run as its README says), the other through our
@@ -34,10 +34,10 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import debroots
 import pytest
-from gcclib import install_library
-from hookroots import (
+from support import debroots
+from support.gcclib import install_library
+from support.hookroots import (
     HOST_TRIPLET,
     NVIDIA_LIBS,
     compat_library,
@@ -52,7 +52,7 @@ from hookroots import (
     state,
     write_bundle,
 )
-from synthroots import tree
+from support.synthroots import tree
 from test_hook_nvidia_hooks import PEER, _tree
 
 from ldcache.format import Entry, parse

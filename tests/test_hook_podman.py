@@ -56,9 +56,15 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from common import LDCONFIG
-from debroots import RootUnavailable, find_ldconfig, require_root, root_generator, working_copy
-from hookroots import (
+from support.common import LDCONFIG
+from support.debroots import (
+    RootUnavailable,
+    find_ldconfig,
+    require_root,
+    root_generator,
+    working_copy,
+)
+from support.hookroots import (
     PROJECT,
     build_view,
     distroless_debian_rootfs,
@@ -66,7 +72,7 @@ from hookroots import (
     parse_view,
     write_launcher,
 )
-from synthroots import host_generator
+from support.synthroots import host_generator
 
 from ldcache.format import parse
 

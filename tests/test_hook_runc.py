@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from hookroots import (
+from support.hookroots import (
     HOST_TRIPLET,
     NVIDIA_LIBS,
     build_probe,
@@ -296,7 +296,7 @@ def test_runc_disable_device_node_modification(runc, programs, tmp_path, with_ho
     copy saying ``0``, mode 0444, and cannot open it for writing (EROFS, even as root);
     the host's file is unchanged, and nothing is left mounted or made in the root.  The
     control, the same container without the hook, sees the stand-in itself, writable."""
-    from hookroots import build_view, parse_view
+    from support.hookroots import build_view, parse_view
 
     if shutil.which("unshare") is None or shutil.which("mount") is None:
         pytest.skip("no unshare/mount (util-linux) on this machine")

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
-from gcclib import install_library
-from hookroots import glibc_rootfs, host_tripwire, nvidia_dir, snapshot, state, write_bundle
+from support.gcclib import install_library
+from support.hookroots import glibc_rootfs, host_tripwire, nvidia_dir, snapshot, state, write_bundle
 
 from ldcache.format import parse
 from ldcache.inroot import Root, openat2_available

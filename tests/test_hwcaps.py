@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
-import debroots
 import pytest
-from synthroots import tree
+from support import debroots
+from support.synthroots import tree
 
 from ldcache.arch import ARCHES
 from ldcache.format import parse

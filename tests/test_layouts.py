@@ -8,7 +8,7 @@ from pathlib import Path
 
 import construct as c
 import pytest
-from common import VECTORS
+from support.common import VECTORS
 
 from ldcache import format as fmt
 from ldcache.layouts import STRUCTURES, Layout, codec_source

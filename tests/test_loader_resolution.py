@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-import debroots
 import pytest
+from support import debroots
 
 from ldcache.format import parse
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Sequence
 
 import pytest
-from gcclib import build_library, have_gcc, install_library
-from synthroots import copy_host_runtime, install_hwcaps_levels, write
+from support.gcclib import build_library, have_gcc, install_library
+from support.synthroots import copy_host_runtime, install_hwcaps_levels, write
 
 from ldcache.arch import ARCHES
 from ldcache.format import Cache, Entry, read_cache

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from common import PROJECT, VECTORS
+from support.common import PROJECT, VECTORS
 
 build_manpages = pytest.importorskip("build_manpages.build_manpages",
                                      reason="argparse-manpage is not installed (test extra)")
@@ -226,7 +226,7 @@ def test_ldcache_files_names_the_aux_cache(ldcache_page, tmp_path):
     file_mode, dir_mode = (int(m, 8) for m in re.findall(r"mode (0[0-7]{3})", text))
 
     # What `ldcache build` writes into a root (the machine's libc and loader in it).
-    from synthroots import copy_host_runtime, host_libc_dir
+    from support.synthroots import copy_host_runtime, host_libc_dir
 
     if not (host_libc_dir() / "libc.so.6").exists():
         pytest.skip("no x86_64 Debian libc on this machine to make a root from")

@@ -8,7 +8,7 @@ replaced by a root made inside the fresh system (its own libraries), and the res
 compared with what that system's own glibc ``ldconfig`` makes of a twin of that root.
 
 The pristine minbase systems are debootstrapped once and cached beside the other test roots
-(``tests/debroots.py``: ``LDCACHE_ROOTS_DIR``, ``LDCACHE_ROOTS_BUILD=0``); each test runs in a
+(``tests/support/debroots.py``: ``LDCACHE_ROOTS_DIR``, ``LDCACHE_ROOTS_BUILD=0``); each test runs in a
 copy.  The installs inside it reach Debian's mirror and PyPI, through the machine's resolver
 and local CA certificates (copied in, as its network set-up).
 """
@@ -22,9 +22,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import debroots
 import pytest
-from common import PROJECT, requires_root
+from support import debroots
+from support.common import PROJECT, requires_root
 
 SUITES = ["bookworm", "trixie"]
 README = PROJECT / "README.md"

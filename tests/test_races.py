@@ -1,4 +1,4 @@
-"""Roots that change while ldcache works on them (tests/racer.py runs each race).
+"""Roots that change while ldcache works on them (tests/support/racer.py runs each race).
 
 1. ``cdi-hook chmod`` with ``/dev`` swapped, over and over, for a symlink to a directory
    where a host directory is bind-mounted (a volume).  The host file (the tripwire, outside
@@ -24,12 +24,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from common import PROJECT, requires_root
-from synthroots import copy_host_runtime
+from support.common import PROJECT, requires_root
+from support.synthroots import copy_host_runtime
 
 from ldcache.inroot import openat2_available
 
-RACER = Path(__file__).resolve().parent / "racer.py"
+RACER = Path(__file__).resolve().parent / "support" / "racer.py"
 TRIES = 4000
 SECONDS = 20.0
 MODES = ["openat2", "walk"]

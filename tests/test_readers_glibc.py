@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gcclib import build_library, install_library
-from synthroots import copy_host_runtime
+from support.gcclib import build_library, install_library
+from support.synthroots import copy_host_runtime
 
 from ldcache.format import HWCAP_EXTENSION, Cache, Entry, build, parse
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hookroots import (  # noqa: F401 (hook_launcher: a pytest fixture)
+from support.hookroots import (  # noqa: F401 (hook_launcher: a pytest fixture)
     glibc_rootfs,
     hook_launcher,
     nvidia_dir,

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from common import VECTORS, requires_root
-from gcclib import install_library
-from synthroots import image_root
+from support.common import VECTORS, requires_root
+from support.gcclib import install_library
+from support.synthroots import image_root
 
 from ldcache.cli import main
 from ldcache.diff import diff_caches
@@ -102,10 +102,10 @@ def test_diff_cli(tmp_path, capsys):
 def test_verify_debootstrap_root_written_by_its_ldconfig(tmp_path, capsys):
     """A cache written by the root's own glibc ldconfig verifies clean, also --strict."""
     requires_root()
-    from debroots import require_root, run_root_ldconfig
+    from support.debroots import require_root, run_root_ldconfig
 
     require_root("bookworm", "amd64")
-    from debroots import working_copy
+    from support.debroots import working_copy
 
     root = working_copy("bookworm", "amd64", tmp_path / "r", hardlink=True)
     run_root_ldconfig(root, "amd64", [])

@@ -22,11 +22,11 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Tuple
 
-import debroots
 import pytest
-import versionroots as vr
-from common import requires_root
-from synthroots import tree
+from support import debroots
+from support import versionroots as vr
+from support.common import requires_root
+from support.synthroots import tree
 
 from ldcache.format import parse
 
@@ -258,7 +258,7 @@ def test_port_build_detected_from_the_loader(tmp_path, arch, triplet, flags, sub
 def test_root_without_glibc_gets_the_newest_behaviour(tmp_path, kind):
     """A root without glibc (musl's loader only, or nothing): newest glibc behaviour and a
     notice on stderr."""
-    from gcclib import install_library
+    from support.gcclib import install_library
 
     from ldcache.glibc import NEWEST
     root = tmp_path / "root"

@@ -6,7 +6,7 @@
 
 Needs: root, debootstrap, qemu-user-static, network access to Debian's default
 mirror (debootstrap's own default), gcc with binutils >= 2.37 (-z x86-64-vN); see
-README.md.  Debian roots come from tests/debroots.py (cached in
+README.md.  Debian roots come from tests/support/debroots.py (cached in
 $LDCACHE_ROOTS_DIR, default /var/tmp/ldcache-roots); the synthetic roots are
 described in vectors/synthetic-roots.json.
 
@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import debroots  # noqa: E402
+from support import debroots  # noqa: E402
 
 LAYOUTS: List[str] = ["default", "new", "compat", "old"]
 OLD_MAGIC = b"ld.so-1.7.0"

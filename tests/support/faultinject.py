@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent.parent
 
 #: The functions patched by default.
 OPS = ("write", "rename", "fsync", "symlink", "unlink")

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-import debroots
-from gcclib import have_gcc, install_library
-from synthroots import copy_host_runtime, host_generator, image_root, write
+from . import debroots
+from .gcclib import have_gcc, install_library
+from .synthroots import copy_host_runtime, host_generator, image_root, write
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent.parent
 
 #: glibc version → Debian suite whose amd64 root carries that ldconfig (None: the machine's).
 SUITE_OF: Dict[str, Optional[str]] = {"2.31": "bullseye", "2.36": None, "2.41": "trixie",

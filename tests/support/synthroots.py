@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from gcclib import have_gcc, install_library
+from .gcclib import have_gcc, install_library
 
 HOST_TRIPLET = "x86_64-linux-gnu"
 

@@ -10,8 +10,8 @@ import pytest
 
 LDCONFIG = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists("/sbin/ldconfig")
                                          else None)
-VECTORS = Path(__file__).resolve().parent.parent / "vectors"
-PROJECT = Path(__file__).resolve().parent.parent
+VECTORS = Path(__file__).resolve().parent.parent.parent / "vectors"
+PROJECT = Path(__file__).resolve().parent.parent.parent
 
 
 def requires_root() -> None:

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from gcclib import _CACHE, build_library, install_library
-from synthroots import HOST_TRIPLET, copy_host_runtime
+from .gcclib import _CACHE, build_library, install_library
+from .synthroots import HOST_TRIPLET, copy_host_runtime
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent.parent
 
 #: NVIDIA-style stand-ins: file name → SONAME.
 NVIDIA_LIBS = {
@@ -535,7 +535,7 @@ def nvidia_driver(cache: Optional[Path] = None) -> NvidiaDriver:
     Raises ``debroots.RootUnavailable`` with the reason when it cannot be had."""
     import fcntl
 
-    from debroots import ROOTS_DIR, RootUnavailable
+    from .debroots import ROOTS_DIR, RootUnavailable
 
     top = (cache or ROOTS_DIR) / "nvidia-535"
 

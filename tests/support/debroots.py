@@ -516,7 +516,7 @@ def root_generator(root: Path, arch: str) -> Optional[bytes]:
 # ------------------------------------------------------------- synthetic roots
 
 #: The committed vectors (see vectors/README.md).
-VECTORS_DIR: Path = Path(__file__).resolve().parent.parent / "vectors"
+VECTORS_DIR: Path = Path(__file__).resolve().parent.parent.parent / "vectors"
 
 #: Declarative description of the small gcc-built roots behind the feature vectors.
 SYNTHETIC_SPEC: Path = VECTORS_DIR / "synthetic-roots.json"
