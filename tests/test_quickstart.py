@@ -8,9 +8,9 @@ replaced by a root made inside the fresh system (its own libraries), and the res
 compared with what that system's own glibc ``ldconfig`` makes of a twin of that root.
 
 The pristine minbase systems are debootstrapped once and cached beside the other test roots
-(``tests/support/debroots.py``: ``LDCACHE_ROOTS_DIR``, ``LDCACHE_ROOTS_BUILD=0``); each test runs in a
-copy.  The installs inside it reach Debian's mirror and PyPI, through the machine's resolver
-and local CA certificates (copied in, as its network set-up).
+(``tests/support/debroots.py``: ``LDCACHE_ROOTS_DIR``, ``LDCACHE_ROOTS_BUILD=0``); each test
+runs in a copy.  The installs inside it reach Debian's mirror and PyPI, through the
+machine's resolver and local CA certificates (copied in, as its network set-up).
 """
 
 from __future__ import annotations
