@@ -71,16 +71,9 @@ int main(int argc, char **argv) {
 
 def peak_rss_kib(cmd: Sequence[str]) -> int:
     """Peak resident set size of one run of ``cmd`` (KiB), by wait4 in a small parent."""
-    from support.gcclib import _CACHE
+    from support.gcclib import compile_c
 
-    tool = _CACHE / "bench-rss"
-    if not tool.exists():
-        _CACHE.mkdir(parents=True, exist_ok=True)
-        src = _CACHE / "bench-rss.c"
-        src.write_text(_RSS_SOURCE)
-        tmp = _CACHE / f"bench-rss.{os.getpid()}"
-        subprocess.run(["gcc", "-O2", "-o", str(tmp), str(src)], check=True)
-        os.replace(tmp, tool)
+    tool = compile_c(_RSS_SOURCE, ["-O2"], name="bench-rss")
     p = subprocess.run([str(tool), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert p.returncode == 0, (cmd, p.stderr[-2000:])
     return int(p.stderr.decode().rsplit("maxrss ", 1)[1])

@@ -29,13 +29,21 @@ def build_library(soname: str | None, *, flags: Sequence[str] = (), symbol: str 
     args = ["-shared", "-fPIC", "-O0", *flags]
     if soname is not None:
         args.append(f"-Wl,-soname,{soname}")
-    key = hashlib.sha256(repr((source, args)).encode()).hexdigest()[:16]
-    out = _CACHE / f"{key}.so"
+    return compile_c(source, args, suffix=".so")
+
+
+def compile_c(source: str, args: Sequence[str] = ("-O1",), *, name: str = "",
+              suffix: str = "") -> Path:
+    """``source`` compiled by gcc with ``args``, cached by (source, args): the same recipe
+    is built once per machine (into a temporary name, renamed into place)."""
+    key = hashlib.sha256(repr((source, list(args))).encode()).hexdigest()[:16]
+    stem = f"{name}-{key}" if name else key
+    out = _CACHE / f"{stem}{suffix}"
     if not out.exists():
         _CACHE.mkdir(parents=True, exist_ok=True)
-        src = _CACHE / f"{key}.c"
+        src = _CACHE / f"{stem}.c"
         src.write_text(source)
-        tmp = _CACHE / f"{key}.{os.getpid()}.tmp"
+        tmp = _CACHE / f"{stem}.{os.getpid()}.tmp"
         subprocess.run(["gcc", *args, "-o", str(tmp), str(src)], check=True,
                        capture_output=True)
         os.replace(tmp, out)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .gcclib import _CACHE, build_library, install_library
+from .gcclib import build_library, compile_c, install_library
 from .synthroots import HOST_TRIPLET, copy_host_runtime
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
@@ -165,17 +165,7 @@ int main(int argc, char **argv) {
 
 def build_probe() -> Path:
     """The dlopen probe, dynamically linked against the machine's libc (cached)."""
-    key = hashlib.sha256(PROBE_SOURCE.encode()).hexdigest()[:16]
-    out = _CACHE / f"probe-{key}"
-    if not out.exists():
-        _CACHE.mkdir(parents=True, exist_ok=True)
-        src = _CACHE / f"probe-{key}.c"
-        src.write_text(PROBE_SOURCE)
-        tmp = _CACHE / f"probe-{key}.{os.getpid()}.tmp"
-        subprocess.run(["gcc", "-O1", "-o", str(tmp), str(src)], check=True,
-                       capture_output=True)
-        os.replace(tmp, out)
-    return out
+    return compile_c(PROBE_SOURCE, name="probe")
 
 
 def parse_probe(output: bytes) -> Dict[str, str]:
@@ -439,17 +429,7 @@ int main(int argc, char **argv) {
 def build_view() -> Path:
     """The container-view program (``VIEW_SOURCE``), dynamically linked against the
     machine's libc (cached): what a test sees from inside an image that has no shell."""
-    key = hashlib.sha256(VIEW_SOURCE.encode()).hexdigest()[:16]
-    out = _CACHE / f"view-{key}"
-    if not out.exists():
-        _CACHE.mkdir(parents=True, exist_ok=True)
-        src = _CACHE / f"view-{key}.c"
-        src.write_text(VIEW_SOURCE)
-        tmp = _CACHE / f"view-{key}.{os.getpid()}.tmp"
-        subprocess.run(["gcc", "-O1", "-o", str(tmp), str(src)], check=True,
-                       capture_output=True)
-        os.replace(tmp, out)
-    return out
+    return compile_c(VIEW_SOURCE, name="view")
 
 
 def parse_view(output: bytes) -> Dict[str, str]:
