@@ -190,51 +190,19 @@ def _banner_in(r: "Root", path: bytes) -> "Banner | None":
         os.close(fd)
 
 
-#: Section headers read to find .rodata (a libc has ~70).
-_MAX_SECTIONS = 1024
-
-
 def _rodata_span(fd: int, size: int) -> "tuple[int, int] | None":
     """(offset, size) of the ``.rodata`` section of the ELF file on ``fd``, clipped to the
     file; None when the file has no such section or its headers make no sense."""
-    import struct
+    from .elf import section_span
+    from .errors import ELFError
 
-    head = os.pread(fd, 64, 0)
-    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+    try:
+        span = section_span(fd, size, b".rodata")
+    except ELFError:
         return None
-    order = "<" if head[5] == 1 else ">"
-    if head[4] == 2:
-        if len(head) < 64:
-            return None
-        shoff, = struct.unpack_from(order + "Q", head, 40)
-        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", head, 58)
-        entry = struct.Struct(order + "IIQQQQIIQQ")
-        name_at, offset_at, size_at = 0, 4, 5
-    else:
-        shoff, = struct.unpack_from(order + "I", head, 32)
-        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", head, 46)
-        entry = struct.Struct(order + "IIIIIIIIII")
-        name_at, offset_at, size_at = 0, 4, 5
-    if shentsize != entry.size or not 0 < shnum <= _MAX_SECTIONS or shstrndx >= shnum \
-            or shoff + shnum * shentsize > size:
+    if span is None or span[0] >= size or span[1] == 0:
         return None
-    table = os.pread(fd, shnum * shentsize, shoff)
-    if len(table) < shnum * shentsize:
-        return None
-    sections = [entry.unpack_from(table, i * shentsize) for i in range(shnum)]
-    names = sections[shstrndx]
-    names_off, names_size = names[offset_at], min(names[size_at], 1 << 16)
-    if names_off >= size:
-        return None
-    strings = os.pread(fd, names_size, names_off)
-    for sec in sections:
-        at = sec[name_at]
-        if strings[at:at + 8] == b".rodata\0":
-            start, length = sec[offset_at], sec[size_at]
-            if start >= size or length == 0:
-                return None
-            return start, min(length, size - start)
-    return None
+    return span[0], min(span[1], size - span[0])
 
 
 # --- the whole picture: architecture, glibc behaviour, system directories --------------------

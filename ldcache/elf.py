@@ -69,6 +69,7 @@ __all__ = [
     "process_file",
     "read_elf",
     "read_note",
+    "section_span",
 ]
 
 #: Bytes of dynamic array walked before giving up (glibc walks to ``DT_NULL``).
@@ -676,6 +677,71 @@ def _find_note(data: bytes, order: str, align: int, owner: bytes,
     return None
 
 
+def _file_header(fd: int, size: int) -> tuple[str, _Layout, tuple[int, ...]]:
+    """(byte order, layout, the header's fields from ``e_type`` on) of the ELF file on
+    ``fd``; ELFError for a file that is not ELF."""
+    if size < 16:
+        raise ELFError("file too small for an ELF header")
+    ident = _read_exact(fd, 0, 16)
+    if ident[:4] != b"\x7fELF":
+        raise ELFError("not an ELF file")
+    if ident[4] not in (1, 2):
+        raise ELFError(f"unknown ELF class {ident[4]}")
+    if ident[5] not in (1, 2):
+        raise ELFError(f"unknown ELF data encoding {ident[5]}")
+    order = "<" if ident[5] == 1 else ">"
+    lay = _LAYOUTS[(64 if ident[4] == 2 else 32, order)]
+    return order, lay, lay.ehdr.unpack(_read_exact(fd, 16, lay.ehdr.size))
+
+
+def _section_headers(fd: int, order: str, lay: _Layout, ehdr: tuple[int, ...],
+                     names: bool) -> tuple[list[tuple[int, ...]], bytes]:
+    """The section headers (sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link,
+    sh_info, sh_addralign, sh_entsize) and, when ``names``, the section name table; both
+    empty without section headers.  Bounded reads; ELFError when out of bounds."""
+    e_shoff, e_shentsize, e_shnum, e_shstrndx = ehdr[5], ehdr[10], ehdr[11], ehdr[12]
+    if not e_shoff:
+        return [], b""
+    w = "Q" if lay.bits == 64 else "I"
+    shdr = struct.Struct(f"{order}II{w}{w}{w}{w}II{w}{w}")
+    if e_shentsize < shdr.size:
+        raise ELFError("bad section header size")
+    first = shdr.unpack(_read_exact(fd, e_shoff, shdr.size))
+    shnum = e_shnum or first[5]  # extended numbering: the counts are in section 0
+    shstrndx = first[6] if e_shstrndx == SHN_XINDEX else e_shstrndx
+    if shnum == 0:
+        return [], b""
+    if shnum * e_shentsize > _MAX_HEADERS:
+        raise ELFError("section header table too large")
+    table = _read_exact(fd, e_shoff, shnum * e_shentsize)
+    headers = [shdr.unpack_from(table, i * e_shentsize) for i in range(shnum)]
+    if not names:
+        return headers, b""
+    if shstrndx >= shnum:
+        raise ELFError("bad section name table index")
+    str_off, str_size = headers[shstrndx][4:6]
+    if str_size > _MAX_SHSTRTAB:
+        raise ELFError("section name table too large")
+    return headers, _read_exact(fd, str_off, str_size)
+
+
+def _named(names: bytes, sh_name: int, name: bytes) -> bool:
+    end = names.find(b"\0", sh_name)
+    return sh_name < len(names) and names[sh_name:end if end >= 0 else None] == name
+
+
+def section_span(fd: int, size: int, name: bytes) -> tuple[int, int] | None:
+    """(offset, size) of the first section called ``name`` in the ELF file on ``fd``
+    (``size`` bytes long), or None; ELFError for a file that is not ELF or whose section
+    headers are out of bounds.  The span is not checked against the file."""
+    order, lay, ehdr = _file_header(fd, size)
+    headers, names = _section_headers(fd, order, lay, ehdr, True)
+    for h in headers:
+        if _named(names, h[0], name):
+            return h[4], h[5]
+    return None
+
+
 def read_note(fd: int, size: int, owner: bytes, note_type: int | None = None, *,
               section: bytes | None = None) -> bytes | None:
     """The descriptor of the first ELF note of ``owner`` (its name, without the
@@ -690,57 +756,16 @@ def read_note(fd: int, size: int, owner: bytes, note_type: int | None = None, *,
     raises :class:`ELFError` for a file that is not ELF or whose structures are out of
     bounds.
     """
-    if size < 16:
-        raise ELFError("file too small for an ELF header")
-    ident = _read_exact(fd, 0, 16)
-    if ident[:4] != b"\x7fELF":
-        raise ELFError("not an ELF file")
-    if ident[4] not in (1, 2):
-        raise ELFError(f"unknown ELF class {ident[4]}")
-    if ident[5] not in (1, 2):
-        raise ELFError(f"unknown ELF data encoding {ident[5]}")
-    bits = 64 if ident[4] == 2 else 32
-    order = "<" if ident[5] == 1 else ">"
-    lay = _LAYOUTS[(bits, order)]
-    (_e_type, _e_machine, _e_version, _e_entry, e_phoff, e_shoff, _e_flags, _e_ehsize,
-     e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx) = lay.ehdr.unpack(
-        _read_exact(fd, 16, lay.ehdr.size))
-    w = "Q" if bits == 64 else "I"
-    # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
-    # sh_addralign, sh_entsize
-    shdr = struct.Struct(f"{order}II{w}{w}{w}{w}II{w}{w}")
+    order, lay, ehdr = _file_header(fd, size)
+    e_phoff, e_shoff, e_phentsize, e_phnum = ehdr[4], ehdr[5], ehdr[8], ehdr[9]
     if e_shoff:
-        if e_shentsize < shdr.size:
-            raise ELFError("bad section header size")
-
-        def header(i: int) -> tuple[int, ...]:
-            return shdr.unpack_from(table, i * e_shentsize)
-
-        table = _read_exact(fd, e_shoff, shdr.size)
-        first = header(0)
-        shnum = e_shnum or first[5]  # extended numbering: the counts are in section 0
-        shstrndx = first[6] if e_shstrndx == SHN_XINDEX else e_shstrndx
-        if shnum == 0:
-            return None
-        if shnum * e_shentsize > _MAX_HEADERS:
-            raise ELFError("section header table too large")
-        table = _read_exact(fd, e_shoff, shnum * e_shentsize)
-        names = b""
-        if section is not None:
-            if shstrndx >= shnum:
-                raise ELFError("bad section name table index")
-            str_off, str_size = header(shstrndx)[4:6]
-            if str_size > _MAX_SHSTRTAB:
-                raise ELFError("section name table too large")
-            names = _read_exact(fd, str_off, str_size)
-        for i in range(shnum):
-            sh_name, sh_type, _f, _a, sh_offset, sh_size, _l, _i, sh_addralign, _e = header(i)
+        headers, names = _section_headers(fd, order, lay, ehdr, section is not None)
+        for (sh_name, sh_type, _f, _a, sh_offset, sh_size, _l, _i, sh_addralign,
+             _e) in headers:
             if sh_type != SHT_NOTE:
                 continue
-            if section is not None:
-                end = names.find(b"\0", sh_name)
-                if sh_name >= len(names) or names[sh_name:end if end >= 0 else None] != section:
-                    continue
+            if section is not None and not _named(names, sh_name, section):
+                continue
             if sh_size > MAX_NOTES:
                 raise ELFError("note section too large")
             found = _find_note(_read_exact(fd, sh_offset, sh_size), order,

@@ -1258,3 +1258,27 @@ def test_read_note_truncated_note_and_bounded_reads(tmp_path: Path,
     monkeypatch.setattr(elf, "_pread", counting)
     assert _read_note(lib, b"Test Owner", 9, section=b".note.test") == b"second desc\0"
     assert len(sizes) <= 6 and max(sizes) < 4096
+
+
+@pytest.mark.parametrize("path", ["/usr/lib/x86_64-linux-gnu/libc.so.6",
+                                  "/usr/lib/x86_64-linux-gnu/libz.so.1",
+                                  "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"])
+def test_section_span_against_pyelftools(path):
+    """section_span finds each section where pyelftools does (first of each name), and
+    None for a name the file lacks."""
+    from elftools.elf.elffile import ELFFile
+
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} on this machine")
+    with open(path, "rb") as f:
+        want = {}
+        for sec in ELFFile(f).iter_sections():
+            want.setdefault(sec.name.encode(), (sec["sh_offset"], sec["sh_size"]))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        for name in (b".rodata", b".dynstr", b".text", b".note.gnu.build-id"):
+            assert elf.section_span(fd, size, name) == want.get(name), name
+        assert elf.section_span(fd, size, b".no-such-section") is None
+    finally:
+        os.close(fd)
