@@ -311,6 +311,20 @@ static int cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The names in DIR but . and .., sorted, into names (at most 4096); -1 if it cannot be read. */
+static int sorted_names(const char *p, char **names) {
+    DIR *d = opendir(p);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp);
+    return n;
+}
+
 static void err(const char *arg) { printf("%s ERR %s\n", arg, strerrorname_np(errno)); }
 
 int main(int argc, char **argv) {
@@ -353,16 +367,9 @@ int main(int argc, char **argv) {
             buf[n] = 0;
             printf("%s %s\n", a, buf);
         } else if (!strncmp(a, "list:", 5)) {
-            DIR *d = opendir(p);
-            if (!d) { err(a); continue; }
             char *names[4096];
-            int n = 0;
-            struct dirent *e;
-            while ((e = readdir(d)) && n < 4096)
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                    names[n++] = strdup(e->d_name);
-            closedir(d);
-            qsort(names, n, sizeof *names, cmp);
+            int n = sorted_names(p, names);
+            if (n < 0) { err(a); continue; }
             printf("%s ", a);
             for (int k = 0; k < n; k++) printf(k ? "/%s" : "%s", names[k]);
             printf("\n");
@@ -380,16 +387,9 @@ int main(int argc, char **argv) {
             printf("\n");
         } else if (!strncmp(a, "dir:", 4)) {
             /* one line per entry, sorted: "dir:DIR/NAME TYPE MODE HEX-or-link-target" */
-            DIR *d = opendir(p);
-            if (!d) { err(a); continue; }
             char *names[4096];
-            int n = 0;
-            struct dirent *e;
-            while ((e = readdir(d)) && n < 4096)
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                    names[n++] = strdup(e->d_name);
-            closedir(d);
-            qsort(names, n, sizeof *names, cmp);
+            int n = sorted_names(p, names);
+            if (n < 0) { err(a); continue; }
             for (int k = 0; k < n; k++) {
                 char path[4096], buf[65536];
                 struct stat st;
