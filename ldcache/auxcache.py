@@ -35,7 +35,9 @@ MAX_BYTES = 64 << 20
 Ident = tuple[int, int, int, int, int]
 
 
-def _ident(st: os.stat_result) -> Ident:
+def file_ident(st: os.stat_result) -> Ident:
+    """A file's identity and version: what the aux cache (and the scanner's memory of the
+    files it read) keys a probe result by."""
     return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns)
 
 
@@ -56,15 +58,14 @@ class AuxCache:
             aux.known = _decode(data, key)
         return aux
 
-    def lookup(self, st: os.stat_result) -> Library | None:
-        ident = _ident(st)
+    def lookup(self, ident: Ident) -> Library | None:
         lib = self.known.get(ident)
         if lib is not None:
             self.used[ident] = lib
         return lib
 
-    def store(self, st: os.stat_result, lib: Library) -> None:
-        self.used[_ident(st)] = lib
+    def store(self, ident: Ident, lib: Library) -> None:
+        self.used[ident] = lib
 
     def encode(self) -> bytes:
         out = [MAGIC, self.key.replace(b"\n", b" ") + b"\n"]

@@ -17,6 +17,7 @@ import stat
 
 from ._record import Record
 from .arch import Arch
+from .auxcache import file_ident
 from .cacheflags import FLAG_ANY, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4
 from .conf import parse_conf, trim_dir
 from .elf import Library, process_file, soname_from_file_name
@@ -32,6 +33,8 @@ from .options import BuildOptions
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Iterable, Protocol, Union
+
+    from .auxcache import Ident
 
 __all__ = ["Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
            "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
@@ -104,18 +107,14 @@ class Plan:
         self.aux: AuxLookup | None = None
 
     def _freeze(self) -> "Plan":
-        """The plan as returned: its lists become tuples, and nothing can be set on it."""
+        """The plan as returned: its lists become tuples, and nothing can be set on it
+        (its class becomes :class:`_FrozenPlan`: the scan's own counting pays nothing)."""
         self.events = tuple(self.events)  # type: ignore[assignment]
         self.entries = tuple(self.entries)  # type: ignore[assignment]
         self.hwcaps_names = tuple(self.hwcaps_names)  # type: ignore[assignment]
         self.directories = tuple(self.directories)  # type: ignore[assignment]
-        object.__setattr__(self, "_frozen", True)
+        self.__class__ = _FrozenPlan
         return self
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if getattr(self, "_frozen", False):
-            raise AttributeError(f"a returned plan is frozen (setting {name!r})")
-        object.__setattr__(self, name, value)
 
     @property
     def links(self) -> list[LinkOp]:
@@ -124,6 +123,13 @@ class Plan:
     @property
     def messages(self) -> list[Message]:
         return [e for e in self.events if isinstance(e, Message)]
+
+
+class _FrozenPlan(Plan):
+    """A returned plan (see :meth:`Plan._freeze`)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a returned plan is frozen (setting {name!r})")
 
 
 # --- directory registration ----------------------------------------------------------------
@@ -259,7 +265,7 @@ class _Scanner:
         self.deadline = Deadline()
         #: what each file of this directory read so far gave, by inode and version (see
         #: :meth:`_probe`)
-        self.seen: dict[tuple[int, int, int, int, int], Library] = {}
+        self.seen: dict[Ident, Library] = {}
 
     def msg(self, text: str, verbose: bool = False) -> None:
         if verbose and not self.opt.verbose:
@@ -410,12 +416,12 @@ class _Scanner:
         # Each file is read once per run: a SONAME link and the library it names are one
         # inode (ldconfig reads both).  Only results that do not depend on the name are
         # kept (process_file decides).
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        key = file_ident(st)
         seen = self.seen.get(key)
         if seen is not None:
             return seen
         if self.aux is not None:
-            hit = self.aux.lookup(st)
+            hit = self.aux.lookup(key)
             if hit is not None:
                 self.plan.reused += 1
                 self.seen[key] = hit
@@ -443,7 +449,7 @@ class _Scanner:
                 self.msg(result.message, result.verbose_only)
             return None
         if self.aux is not None and self.opt.build_cache:
-            self.aux.store(st, result)
+            self.aux.store(key, result)
         return result
 
     def _create_links(self, path: bytes, libname: bytes, soname: bytes,
@@ -506,9 +512,9 @@ if TYPE_CHECKING:  # pragma: no cover
     class AuxLookup(Protocol):
         """The aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
 
-        def lookup(self, st: os.stat_result) -> Library | None: ...
+        def lookup(self, ident: Ident) -> Library | None: ...
 
-        def store(self, st: os.stat_result, lib: Library) -> None: ...
+        def store(self, ident: Ident, lib: Library) -> None: ...
 
 
 # --- the whole run -------------------------------------------------------------------------
