@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ._record import Record
-from .glibc import parse_version
+from .glibc import digits_end, parse_version
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +39,6 @@ _BANNER_MID = b" release version "
 _PKG_MAX = 200
 _RELEASE_MAX = 20
 _LOWER = b"abcdefghijklmnopqrstuvwxyz"
-_DIGITS = b"0123456789"
 
 if TYPE_CHECKING:  # pragma: no cover
     #: (PKGVERSION part with its parentheses and trailing blank, or b""; release word;
@@ -47,17 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
     Banner = tuple[bytes, bytes, bytes, int]
 
 
-def _digits_end(data: bytes, i: int) -> int:
-    """The end of the run of ASCII digits at ``data[i]`` (``i`` when there is none); the
-    work is linear in the run's length, whatever it is."""
-    size = 16
-    while True:
-        seg = data[i:i + size]
-        rest = seg.lstrip(_DIGITS)
-        if rest or len(seg) < size:
-            return i + len(seg) - len(rest)
-        i += size
-        size = min(size * 2, 1 << 16)
 
 
 def _banner_at(data: bytes, start: int) -> "Banner | None":
@@ -76,15 +64,15 @@ def _banner_at(data: bytes, start: int) -> "Banner | None":
         return None
     release = data[i:i + n]
     v = i + n + len(_BANNER_MID)
-    end = _digits_end(data, v)
+    end = digits_end(data, v)
     if end == v or data[end:end + 1] != b".":
         return None
-    more = _digits_end(data, end + 1)
+    more = digits_end(data, end + 1)
     if more == end + 1:
         return None
     end = more
     if data[end:end + 1] == b".":
-        more = _digits_end(data, end + 1)
+        more = digits_end(data, end + 1)
         if more > end + 1:
             end = more
     return pkg, release, data[v:end], end

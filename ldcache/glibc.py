@@ -110,12 +110,18 @@ class Behaviour(Record):
         return "unknown" if self.libc5_classification else "unknown or unsupported flag"
 
 
-def _digits_end(s: bytes, i: int) -> int:
-    """The end of the run of ASCII decimal digits starting at ``s[i]`` (``i`` if none)."""
-    n = len(s)
-    while i < n and 0x30 <= s[i] <= 0x39:
-        i += 1
-    return i
+def digits_end(data: bytes, i: int) -> int:
+    """The end of the run of ASCII decimal digits at ``data[i]`` (``i`` when there is none);
+    the work is linear in the run's length, whatever it is (the version parser's and the
+    libc banner search's)."""
+    size = 16
+    while True:
+        seg = data[i:i + size]
+        rest = seg.lstrip(b"0123456789")
+        if rest or len(seg) < size:
+            return i + len(seg) - len(rest)
+        i += size
+        size = min(size * 2, 1 << 16)
 
 
 def parse_version(text: str | bytes) -> tuple[int, int]:
@@ -125,8 +131,8 @@ def parse_version(text: str | bytes) -> tuple[int, int]:
     digits, ``.``, ASCII digits; anything may follow."""
     raw = text.encode() if isinstance(text, str) else text
     s = raw.strip()
-    dot = _digits_end(s, 0)
-    end = _digits_end(s, dot + 1) if 0 < dot < len(s) and s[dot] == 0x2E else 0
+    dot = digits_end(s, 0)
+    end = digits_end(s, dot + 1) if 0 < dot < len(s) and s[dot] == 0x2E else 0
     if end <= dot + 1:
         shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
         raise ValueError(f"not a glibc version: {shown!r}")
