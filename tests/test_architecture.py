@@ -108,6 +108,16 @@ def test_ldcache_imports_have_no_cycle() -> None:
     assert found == [], f"import cycles in ldcache/: {detail}"
 
 
+def test_every_package_is_shipped() -> None:
+    """Every package under ldcache/ (a directory with an ``__init__.py``) is named in
+    pyproject's ``[tool.setuptools] packages``, which a wheel carries (and nothing else)."""
+    line = next(line for line in (TREE / "pyproject.toml").read_text().splitlines()
+                if line.startswith("packages = ["))
+    shipped = set(ast.literal_eval(line.partition("=")[2].strip()))
+    found = {".".join(p.parent.relative_to(TREE).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert found - shipped == set()
+
+
 def test_ldcache_never_imports_the_hook() -> None:
     bad = []
     for m, path in modules().items():

@@ -189,7 +189,7 @@ if a["how"] == "program":
                        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, cwd="/")
     rc, err = p.returncode, p.stderr.decode()
 else:
-    import ldcache.inroot as inroot
+    import ldcache.inroot.root as inroot
     if a["how"] == "scratch":
         inroot._detached_mounts = False
     else:  # "refuse:CALL:ERRNO": the fd-based mount API's CALL fails with ERRNO

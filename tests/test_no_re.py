@@ -24,6 +24,7 @@ from ldcache_hook import application_profile, chmod, cuda_compat, update_ldcache
 from ldcache_hook.context import HookError
 
 from ldcache import detect, glibc, inroot, libcmp
+from ldcache.inroot import root as inroot_impl
 
 #: Characters that look like digits or blanks to someone (str.isdigit, str.strip, \s, \d).
 ODD_CHARS = "²³¹٣۴০९０𝟘\u00a0\u2003\u3000\x1c\x1d\x1e\x1f\x85"
@@ -221,7 +222,7 @@ def test_banner_in_file(tmp_path) -> None:
 # ldcache.inroot: temporary names
 
 
-_OLD_TEMP_NAME_RE = re.compile(rb"\.(.+)" + re.escape(inroot._TEMP_MARK) + rb"[A-Za-z0-9]{6}",
+_OLD_TEMP_NAME_RE = re.compile(rb"\.(.+)" + re.escape(inroot_impl._TEMP_MARK) + rb"[A-Za-z0-9]{6}",
                                re.DOTALL)
 
 
@@ -229,7 +230,7 @@ def old_is_temp_of(prefix: bytes, name: bytes) -> bool:
     return re.compile(re.escape(prefix) + b"[A-Za-z0-9]{6}").fullmatch(name) is not None
 
 
-_MARK = inroot._TEMP_MARK
+_MARK = inroot_impl._TEMP_MARK
 TEMP_CASES = [b"", b".", b".x.ldcache-abcdef", b"..ldcache-abcdef", b".x.ldcache-abcde",
               b".x.ldcache-abcdefg", b".x.ldcache-abcd\xb2f", b".x.ldcache-abc\nef",
               b".\n.ldcache-ABC123", b"x.x.ldcache-abcdef", b".x.ldcache-.ldcache-abcdef",
@@ -253,16 +254,16 @@ def test_is_temp_name(name: bytes) -> None:
 def test_temp_names_are_temp_names() -> None:
     for name in (b"x", b"ld.so.cache", b"\n", b"a" * 300, b"*", b"\xff"):
         t = inroot.temp_name(name)
-        assert inroot.is_temp_name(t) and inroot._is_temp_of(inroot._temp_prefix(name), t)
+        assert inroot.is_temp_name(t) and inroot_impl._is_temp_of(inroot_impl._temp_prefix(name), t)
 
 
 @settings(max_examples=1000)
 @given(st.binary(min_size=1, max_size=10),
        _pieces([b"a", b"Z", b"9", b"abcdef", b"\n", b"\xb2", b".", b"-"], 8))
 def test_is_temp_of(name: bytes, tail: bytes) -> None:
-    prefix = inroot._temp_prefix(name)
+    prefix = inroot_impl._temp_prefix(name)
     for candidate in (prefix + tail, tail, prefix[:-1] + tail, prefix + tail[:6]):
-        assert inroot._is_temp_of(prefix, candidate) == old_is_temp_of(prefix, candidate)
+        assert inroot_impl._is_temp_of(prefix, candidate) == old_is_temp_of(prefix, candidate)
 
 
 def test_remove_stale_temps(tmp_path) -> None:
@@ -270,7 +271,7 @@ def test_remove_stale_temps(tmp_path) -> None:
              b".conf.ldcache-abcdefg", b".conf.ldcache-abc\xb2ef", b".conf.ldcache-abc ef",
              b".conf.ldcache-ab\ndef", b".conf.ldcache-", b"conf.ldcache-abcdef",
              b".conf.ldcache-abcdef.x", b".other.ldcache-abcdef"]
-    prefix = inroot._temp_prefix(b"conf")
+    prefix = inroot_impl._temp_prefix(b"conf")
     for n in names:
         (tmp_path / n.decode("utf-8", "surrogateescape")).write_bytes(b"")
     with inroot.Root(tmp_path) as root:
@@ -316,7 +317,7 @@ def old_bracket(pat: bytes, i: int) -> Optional[Tuple[bytes, int]]:
                 word = pat[i + 1:end]
                 i = end + 2
                 if delim == 0x3A:
-                    cls = inroot._ctype_set(word)
+                    cls = inroot_impl._ctype_set(word)
                     if cls is None:
                         never = True
                     else:
@@ -397,7 +398,7 @@ FNMATCH_NAMES = [b"", b".", b"..", b"a", b"b", b"abc", b".hidden", b"x.conf", b"
 
 @pytest.mark.parametrize("pat", FNMATCH_PATTERNS)
 def test_fnmatch_cases(pat: bytes) -> None:
-    new, old = inroot._compile_fnmatch(pat), old_compile_fnmatch(pat)
+    new, old = inroot_impl._compile_fnmatch(pat), old_compile_fnmatch(pat)
     for name in FNMATCH_NAMES:
         assert new(name) == old(name), (pat, name)
 
@@ -412,16 +413,17 @@ _NAME_PARTS = [b"a", b"b", b"c", b".", b"-", b"]", b"[", b"!", b"\n", b"\xff", b
 @settings(max_examples=2000)
 @given(_pieces(_PAT_PARTS, 8), st.lists(_pieces(_NAME_PARTS, 8), min_size=1, max_size=8))
 def test_fnmatch(pat: bytes, names: list[bytes]) -> None:
-    new, old = inroot._make_fnmatch(pat), old_compile_fnmatch(pat)
+    new, old = inroot_impl._make_fnmatch(pat), old_compile_fnmatch(pat)
     for name in names + FNMATCH_NAMES[:12]:
         assert new(name) == old(name), (pat, name)
 
 
 def test_fnmatch_cache_bounded() -> None:
     for k in range(600):
-        inroot._compile_fnmatch(b"*%d" % k)
-        assert len(inroot._fnmatch_cache) <= 256
-    assert inroot._compile_fnmatch(b"*7")(b"x7") and not inroot._compile_fnmatch(b"*7")(b"7x")
+        inroot_impl._compile_fnmatch(b"*%d" % k)
+        assert len(inroot_impl._fnmatch_cache) <= 256
+    assert inroot_impl._compile_fnmatch(b"*7")(b"x7") and \
+        not inroot_impl._compile_fnmatch(b"*7")(b"7x")
 
 
 # --------------------------------------------------------------------------------------------
