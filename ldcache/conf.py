@@ -41,7 +41,7 @@ from .cacheflags import FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4
 from .errors import ConfError, RootError
 from .glibc import Behaviour
 from .glibc import behaviour as _default_behaviour
-from .inroot.root import GLOB_BRACKET, GLOB_NONE, GLOB_SPECIAL, glob_pattern_type
+from .inroot.glob import GLOB_BRACKET, GLOB_NONE, GLOB_SPECIAL, glob_pattern_type
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

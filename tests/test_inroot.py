@@ -22,6 +22,7 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -1387,3 +1388,31 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
         assert core.get_errno() == errno.ENOENT
     finally:
         os.close(top)
+
+
+def test_glob_code_is_loaded_by_the_first_glob(tmp_path: Path) -> None:
+    """What a small hook does with a root (open it, make a link, read, write, chmod) loads
+    no glob translator; the first glob does."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "a.conf").write_bytes(b"x")
+    code = ("import sys\nfrom ldcache.inroot import Root\n"
+            f"r = Root({str(tmp_path)!r})\n"
+            "r.makedirs('/usr/lib')\n"
+            "d = r.opendir('/usr/lib')\n"
+            "d.replace_symlink(b'libx.so.1', b'libx.so')\n"
+            "d.close()\n"
+            "r.write_atomic('/etc/b.conf', b'y')\n"
+            "assert r.read_file('/etc/a.conf') == b'x'\n"
+            "with r.handle('/etc/b.conf', follow=False, no_symlinks=True) as h:\n"
+            "    h.chmod(0o600)\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('ldcache.inroot.')))\n"
+            "assert r.glob('/etc/*.conf') == [b'/etc/a.conf', b'/etc/b.conf']\n"
+            "print('ldcache.inroot.glob' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c",
+                          f"import sys; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+                          + code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    loaded, globbed = out.stdout.splitlines()
+    assert "ldcache.inroot.root" in loaded.split()  # (the report was read)
+    assert "ldcache.inroot.glob" not in loaded.split()
+    assert globbed == "True"

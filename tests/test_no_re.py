@@ -24,6 +24,7 @@ from ldcache_hook import application_profile, chmod, cuda_compat, update_ldcache
 from ldcache_hook.context import HookError
 
 from ldcache import detect, glibc, inroot, libcmp
+from ldcache.inroot import glob as inroot_glob
 from ldcache.inroot import root as inroot_impl
 
 #: Characters that look like digits or blanks to someone (str.isdigit, str.strip, \s, \d).
@@ -317,7 +318,7 @@ def old_bracket(pat: bytes, i: int) -> Optional[Tuple[bytes, int]]:
                 word = pat[i + 1:end]
                 i = end + 2
                 if delim == 0x3A:
-                    cls = inroot_impl._ctype_set(word)
+                    cls = inroot_glob._ctype_set(word)
                     if cls is None:
                         never = True
                     else:
@@ -398,7 +399,7 @@ FNMATCH_NAMES = [b"", b".", b"..", b"a", b"b", b"abc", b".hidden", b"x.conf", b"
 
 @pytest.mark.parametrize("pat", FNMATCH_PATTERNS)
 def test_fnmatch_cases(pat: bytes) -> None:
-    new, old = inroot_impl._compile_fnmatch(pat), old_compile_fnmatch(pat)
+    new, old = inroot_glob._compile_fnmatch(pat), old_compile_fnmatch(pat)
     for name in FNMATCH_NAMES:
         assert new(name) == old(name), (pat, name)
 
@@ -413,17 +414,17 @@ _NAME_PARTS = [b"a", b"b", b"c", b".", b"-", b"]", b"[", b"!", b"\n", b"\xff", b
 @settings(max_examples=2000)
 @given(_pieces(_PAT_PARTS, 8), st.lists(_pieces(_NAME_PARTS, 8), min_size=1, max_size=8))
 def test_fnmatch(pat: bytes, names: list[bytes]) -> None:
-    new, old = inroot_impl._make_fnmatch(pat), old_compile_fnmatch(pat)
+    new, old = inroot_glob._make_fnmatch(pat), old_compile_fnmatch(pat)
     for name in names + FNMATCH_NAMES[:12]:
         assert new(name) == old(name), (pat, name)
 
 
 def test_fnmatch_cache_bounded() -> None:
     for k in range(600):
-        inroot_impl._compile_fnmatch(b"*%d" % k)
-        assert len(inroot_impl._fnmatch_cache) <= 256
-    assert inroot_impl._compile_fnmatch(b"*7")(b"x7") and \
-        not inroot_impl._compile_fnmatch(b"*7")(b"7x")
+        inroot_glob._compile_fnmatch(b"*%d" % k)
+        assert len(inroot_glob._fnmatch_cache) <= 256
+    assert inroot_glob._compile_fnmatch(b"*7")(b"x7") and \
+        not inroot_glob._compile_fnmatch(b"*7")(b"7x")
 
 
 # --------------------------------------------------------------------------------------------
