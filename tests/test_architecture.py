@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Collection
 
 TREE = Path(__file__).resolve().parent.parent
 PACKAGE = TREE / "ldcache"
@@ -23,9 +24,11 @@ def modules(top: Path = PACKAGE) -> dict[str, Path]:
     return out
 
 
-def imported_names(name: str, path: Path) -> list[str]:
+def imported_names(name: str, path: Path, known: Collection[str] = ()) -> list[str]:
     """Every module name an import statement anywhere in the file names (for
-    ``from X import a``: X and X.a, since a may be a submodule)."""
+    ``from X import a``: X and X.a, since a may be a submodule — X.a alone when it is one
+    of the ``known`` modules: ``from . import sibling`` in a package's module imports the
+    sibling, not the package's ``__init__``, which is already being imported)."""
     base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     out = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -37,8 +40,10 @@ def imported_names(name: str, path: Path) -> list[str]:
                                + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            out.append(mod)
-            out.extend(f"{mod}.{a.name}" for a in node.names)
+            names = [f"{mod}.{a.name}" for a in node.names]
+            if not all(n in known for n in names):
+                out.append(mod)
+            out.extend(names)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
               and node.func.id == "__import__" and node.args
               and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
@@ -50,7 +55,7 @@ def import_graph() -> dict[str, set[str]]:
     mods = modules()
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for m, path in mods.items():
-        for n in imported_names(m, path):
+        for n in imported_names(m, path, mods):
             while n and n not in mods:  # the module itself, not a name in it
                 n = n.rpartition(".")[0]
             if n and n != m:
@@ -98,6 +103,9 @@ def test_the_graph_sees_function_level_imports() -> None:
     assert "ldcache.format" in graph["ldcache.scan"]  # top level
     assert "ldcache.jsonout" in graph["ldcache.cli.inspect"]  # inside a function
     assert "ldcache.cli.common" in graph["ldcache.cli.build"]
+    # ``from . import _kernel``: the sibling module, not the package's __init__
+    assert "ldcache.inroot._kernel" in graph["ldcache.inroot.root"]
+    assert "ldcache.inroot" not in graph["ldcache.inroot.root"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

@@ -42,8 +42,8 @@ from ldcache.inroot import (
     DT_SOCK,
     Dir,
     Root,
+    _kernel,
 )
-from ldcache.inroot import root as impl
 
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (mknod, mount)")
@@ -147,7 +147,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     if m == "openat2" and not inroot.openat2_available():
         pytest.skip("the kernel (or seccomp) does not offer openat2")
     if m == "noproc":
-        monkeypatch.setattr(impl, "_proc_ok", False)
+        monkeypatch.setattr(_kernel, "_proc_ok", False)
     return m
 
 
@@ -624,11 +624,11 @@ def test_fifo_and_devices_are_never_opened(world: World) -> None:
                     assert errno_of(lambda n=n: d.open(n)) == errno.EINVAL, n
                 assert stat.S_ISFIFO(d.stat(b"fifolink").st_mode)
             assert r.glob("/etc/ld.so.conf.d/*.conf") == [b"/etc/ld.so.conf.d/x.conf"]
-            r.chmod("/etc/ld.so.cache", 0o600) if impl._have_proc() else None
+            r.chmod("/etc/ld.so.cache", 0o600) if _kernel._have_proc() else None
         assert not watch.opened(), "a FIFO or device node was opened"
     finally:
         watch.close()
-    if impl._have_proc():
+    if _kernel._have_proc():
         assert stat.S_IMODE(os.lstat(etc / "ld.so.cache").st_mode) == 0o600
 
 
@@ -1347,13 +1347,13 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
 
     from ldcache import inroot
 
-    code = ("import sys\nfrom ldcache import inroot\nfrom ldcache.inroot import root as impl\n"
+    code = ("import sys\nfrom ldcache import inroot\nfrom ldcache.inroot import _kernel\n"
             "assert inroot.openat2_available()\n"
             "r = inroot.Root('/')\n"
             "assert r.uses_openat2\n"
             "import os\n"
             "fd = os.open('/proc', os.O_RDONLY)\n"
-            "assert impl._fs_type(fd) == impl._PROC_SUPER_MAGIC\n"
+            "assert _kernel._fs_type(fd) == _kernel._PROC_SUPER_MAGIC\n"
             "print('ctypes' in sys.modules)\n")
     if not inroot.openat2_available():
         pytest.skip("this kernel has no openat2")
@@ -1363,14 +1363,14 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
     assert out.returncode == 0, out.stderr
     assert out.stdout == "False\n"  # ctypes' Python half never imported
 
-    core, full = object.__new__(impl._Libc), object.__new__(impl._Libc)
+    core, full = object.__new__(_kernel._Libc), object.__new__(_kernel._Libc)
     core._from_ctypes_core()
     full._from_ctypes()
     how = struct.pack("=QQQ", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
-                      impl._RESOLVE)
+                      _kernel._RESOLVE)
     top = os.open("/", os.O_PATH | os.O_DIRECTORY)
     try:
-        fds = [lib.syscall(impl._syscall_nr(impl._OPENAT2), top, b"etc/../proc", how, 24)
+        fds = [lib.syscall(_kernel._syscall_nr(_kernel._OPENAT2), top, b"etc/../proc", how, 24)
                for lib in (core, full)]
         assert min(fds) >= 0
         a, b = (os.fstat(fd) for fd in fds)
@@ -1384,7 +1384,7 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
             os.close(fd)
         assert types[0] == types[1]
         # errno comes back through either
-        assert core.syscall(impl._syscall_nr(impl._OPENAT2), top, b"no/such", how, 24) == -1
+        assert core.syscall(_kernel._syscall_nr(_kernel._OPENAT2), top, b"no/such", how, 24) == -1
         assert core.get_errno() == errno.ENOENT
     finally:
         os.close(top)

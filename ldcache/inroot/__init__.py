@@ -30,6 +30,7 @@ The semantics are those of glibc's ``chroot_canon`` (ldconfig spec §7.6) and of
 
 from __future__ import annotations
 
+from ._kernel import MAXSYMLINKS, openat2_available
 from .root import (
     DT_BLK,
     DT_CHR,
@@ -39,12 +40,10 @@ from .root import (
     DT_REG,
     DT_SOCK,
     DT_UNKNOWN,
-    MAXSYMLINKS,
     Dir,
     FileHandle,
     Root,
     is_temp_name,
-    openat2_available,
     temp_name,
 )
 

@@ -1,0 +1,239 @@
+"""Kernel access for :mod:`ldcache.inroot`: the flag values, ``openat2(2)`` and
+``fstatfs(2)`` through libc, and the probes of what this kernel offers (openat2 with
+``RESOLVE_IN_ROOT``, a ``/proc/self/fd`` that re-opens O_PATH fds).
+
+ctypes (milliseconds to import) is imported by the first call that needs it — the openat2
+probe (which a Root makes unless told to walk), fstatfs, the mount API — rather than with
+this module: importing ldcache.inroot alone costs no ctypes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional, Tuple
+
+#: Symlink expansions allowed in one lookup (Linux ``MAXSYMLINKS``, glibc ``MIN_ELOOP_THRESHOLD``).
+MAXSYMLINKS = 40
+
+_O_PATH: int = getattr(os, "O_PATH", 0o10000000)
+_O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0o2000000)
+_O_NOFOLLOW: int = os.O_NOFOLLOW
+_O_DIRECTORY: int = os.O_DIRECTORY
+_O_NONBLOCK: int = os.O_NONBLOCK
+_O_NOCTTY: int = os.O_NOCTTY
+_O_WRITE_BITS: int = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_NO_SYMLINKS = 0x04
+_RESOLVE_IN_ROOT = 0x10
+_RESOLVE = _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS
+#: No symlink at any component (the final one only as an O_PATH|O_NOFOLLOW handle on it).
+_RESOLVE_STRICT = _RESOLVE | _RESOLVE_NO_SYMLINKS
+
+_PROC_SUPER_MAGIC = 0x9FA0
+_OPENAT2_EAGAIN_RETRIES = 64
+
+
+def _syscall_nr(unified: int) -> int:
+    """The number of a syscall added since Linux 5.0 (openat2, the mount API): its number in
+    the unified table, shifted on the ABIs whose tables start elsewhere."""
+    machine = os.uname().machine
+    if machine == "alpha":
+        return unified + 110
+    if machine.startswith("mips"):
+        import ctypes
+
+        return unified + (5000 if ctypes.sizeof(ctypes.c_void_p) == 8 else 4000)
+    return unified
+
+
+#: openat2's number in the unified syscall table.
+_OPENAT2 = 437
+
+
+class _Libc:
+    """``syscall(2)`` and ``fstatfs(2)`` from the process's own libc.
+
+    Built from ``_ctypes`` (the C half of ctypes) alone where it can be: ``import ctypes``
+    costs a hook about a millisecond more (its Python half defines every C type and
+    imports struct and types), which is a fifth of a small hook's budget.  Anything
+    unexpected there falls back to ctypes itself."""
+
+    syscall: Any
+    fstatfs: Any
+    get_errno: Any
+    buffer: Any
+
+    def __init__(self) -> None:
+        try:
+            self._from_ctypes_core()
+        except Exception:  # noqa: BLE001 - (an interpreter without _ctypes' usual API)
+            self._from_ctypes()
+        self.nr_openat2 = _syscall_nr(_OPENAT2)
+
+    def _from_ctypes_core(self) -> None:
+        import _ctypes  # type: ignore[import-not-found]
+
+        class c_long(_ctypes._SimpleCData):
+            _type_ = "l"
+
+        class c_int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class c_char_p(_ctypes._SimpleCData):
+            _type_ = "z"
+
+        class c_void_p(_ctypes._SimpleCData):
+            _type_ = "P"
+
+        class c_size_t(_ctypes._SimpleCData):
+            _type_ = "L"  # unsigned long: size_t on every Linux ABI (LP64 and ILP32)
+
+        class c_char(_ctypes._SimpleCData):
+            _type_ = "c"
+
+        def buffer(n: int) -> Any:
+            class Buffer(_ctypes.Array):
+                _type_ = c_char
+                _length_ = n
+
+            return Buffer()
+
+        flags = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+
+        class Syscall(_ctypes.CFuncPtr):
+            _argtypes_ = (c_long, c_int, c_char_p, c_void_p, c_size_t)
+            _restype_ = c_long
+            _flags_ = flags
+
+        class Fstatfs(_ctypes.CFuncPtr):
+            _argtypes_ = (c_int, c_void_p)
+            _restype_ = c_int
+            _flags_ = flags
+
+        # what ctypes.CDLL(None) opens: the process's own symbols
+        handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)  # type: ignore[arg-type]
+        self.syscall = Syscall(_ctypes.dlsym(handle, "syscall"))
+        self.fstatfs = Fstatfs(_ctypes.dlsym(handle, "fstatfs"))
+        self.get_errno = _ctypes.get_errno
+        self.buffer = buffer
+
+    def _from_ctypes(self) -> None:
+        import ctypes
+
+        lib = ctypes.CDLL(None, use_errno=True)
+        self.syscall = lib.syscall
+        self.syscall.restype = ctypes.c_long
+        self.syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
+                                 ctypes.c_size_t]
+        self.fstatfs = lib.fstatfs
+        self.fstatfs.restype = ctypes.c_int
+        self.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        self.get_errno = ctypes.get_errno
+        self.buffer = ctypes.create_string_buffer
+
+
+_libc_cache: list[_Libc] = []
+
+
+def _libc() -> _Libc:
+    if not _libc_cache:
+        _libc_cache.append(_Libc())
+    return _libc_cache[0]
+
+
+_how_cache: dict[Tuple[int, int, int], bytes] = {}
+
+
+def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = _RESOLVE
+             ) -> int:
+    """``openat2(dirfd, path, {flags, mode, resolve})``; ``resolve`` is
+    RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, or with RESOLVE_NO_SYMLINKS too.
+
+    Raises OSError; EAGAIN (a concurrent rename or mount somewhere) is retried a few times.
+    """
+    lib = _libc()
+    key = (flags, mode, resolve)
+    how = _how_cache.get(key)
+    if how is None:
+        # struct open_how {u64 flags, mode, resolve}, passed as a read-only buffer (the
+        # kernel only reads it; never changed once made: shareable by threads).
+        how = _how_cache[key] = struct.pack("=QQQ", flags, mode, resolve)
+    tries = 0
+    while True:
+        fd: int = lib.syscall(lib.nr_openat2, dirfd, path, how, 24)
+        if fd >= 0:
+            return fd
+        err = lib.get_errno()
+        if err == errno.EINTR:
+            continue
+        if err == errno.EAGAIN and tries < _OPENAT2_EAGAIN_RETRIES:
+            tries += 1
+            continue
+        raise OSError(err, os.strerror(err))
+
+
+_openat2_probe: list[bool] = []
+
+
+def openat2_available() -> bool:
+    """Whether this kernel (and seccomp policy) lets us use openat2 with RESOLVE_IN_ROOT."""
+    if not _openat2_probe:
+        ok = False
+        try:
+            fd = os.open(b"/", _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                os.close(_openat2(fd, b".", _O_PATH | _O_CLOEXEC | _O_DIRECTORY))
+                ok = True
+            except (OSError, AttributeError):
+                ok = False
+            finally:
+                os.close(fd)
+        _openat2_probe.append(ok)
+    return _openat2_probe[0]
+
+
+def _fs_type(fd: int) -> int:
+    """``f_type`` of the file system ``fd`` is on (0 when fstatfs fails)."""
+    lib = _libc()
+    buf = lib.buffer(256)  # struct statfs (120 bytes on LP64), f_type its first long
+    if lib.fstatfs(fd, buf) != 0:
+        return 0
+    size = struct.calcsize("l")
+    return int.from_bytes(bytes(buf)[:size], sys.byteorder) & 0xFFFFFFFF
+
+
+#: Whether ``/proc/self/fd/N`` can be used to re-open an O_PATH fd.  None: not probed yet.
+#: (Tests set it to False to exercise the code that does without.)
+_proc_ok: Optional[bool] = None
+
+
+def _have_proc() -> bool:
+    global _proc_ok
+    if _proc_ok is None:
+        ok = False
+        try:
+            fd = os.open(b"/", _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
+            try:
+                a = os.fstat(fd)
+                b = os.stat(f"/proc/self/fd/{fd}")
+                ok = (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+            finally:
+                os.close(fd)
+        except OSError:
+            ok = False
+        _proc_ok = ok
+    return _proc_ok
+
+
+def _proc_fd(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
