@@ -25,7 +25,7 @@ from ldcache_hook.context import HookError
 
 from ldcache import detect, glibc, inroot, libcmp
 from ldcache.inroot import glob as inroot_glob
-from ldcache.inroot import root as inroot_impl
+from ldcache.inroot import tempnames
 
 #: Characters that look like digits or blanks to someone (str.isdigit, str.strip, \s, \d).
 ODD_CHARS = "²³¹٣۴০९０𝟘\u00a0\u2003\u3000\x1c\x1d\x1e\x1f\x85"
@@ -223,7 +223,7 @@ def test_banner_in_file(tmp_path) -> None:
 # ldcache.inroot: temporary names
 
 
-_OLD_TEMP_NAME_RE = re.compile(rb"\.(.+)" + re.escape(inroot_impl._TEMP_MARK) + rb"[A-Za-z0-9]{6}",
+_OLD_TEMP_NAME_RE = re.compile(rb"\.(.+)" + re.escape(tempnames._TEMP_MARK) + rb"[A-Za-z0-9]{6}",
                                re.DOTALL)
 
 
@@ -231,7 +231,7 @@ def old_is_temp_of(prefix: bytes, name: bytes) -> bool:
     return re.compile(re.escape(prefix) + b"[A-Za-z0-9]{6}").fullmatch(name) is not None
 
 
-_MARK = inroot_impl._TEMP_MARK
+_MARK = tempnames._TEMP_MARK
 TEMP_CASES = [b"", b".", b".x.ldcache-abcdef", b"..ldcache-abcdef", b".x.ldcache-abcde",
               b".x.ldcache-abcdefg", b".x.ldcache-abcd\xb2f", b".x.ldcache-abc\nef",
               b".\n.ldcache-ABC123", b"x.x.ldcache-abcdef", b".x.ldcache-.ldcache-abcdef",
@@ -255,16 +255,16 @@ def test_is_temp_name(name: bytes) -> None:
 def test_temp_names_are_temp_names() -> None:
     for name in (b"x", b"ld.so.cache", b"\n", b"a" * 300, b"*", b"\xff"):
         t = inroot.temp_name(name)
-        assert inroot.is_temp_name(t) and inroot_impl._is_temp_of(inroot_impl._temp_prefix(name), t)
+        assert inroot.is_temp_name(t) and tempnames._is_temp_of(tempnames._temp_prefix(name), t)
 
 
 @settings(max_examples=1000)
 @given(st.binary(min_size=1, max_size=10),
        _pieces([b"a", b"Z", b"9", b"abcdef", b"\n", b"\xb2", b".", b"-"], 8))
 def test_is_temp_of(name: bytes, tail: bytes) -> None:
-    prefix = inroot_impl._temp_prefix(name)
+    prefix = tempnames._temp_prefix(name)
     for candidate in (prefix + tail, tail, prefix[:-1] + tail, prefix + tail[:6]):
-        assert inroot_impl._is_temp_of(prefix, candidate) == old_is_temp_of(prefix, candidate)
+        assert tempnames._is_temp_of(prefix, candidate) == old_is_temp_of(prefix, candidate)
 
 
 def test_remove_stale_temps(tmp_path) -> None:
@@ -272,7 +272,7 @@ def test_remove_stale_temps(tmp_path) -> None:
              b".conf.ldcache-abcdefg", b".conf.ldcache-abc\xb2ef", b".conf.ldcache-abc ef",
              b".conf.ldcache-ab\ndef", b".conf.ldcache-", b"conf.ldcache-abcdef",
              b".conf.ldcache-abcdef.x", b".other.ldcache-abcdef"]
-    prefix = inroot_impl._temp_prefix(b"conf")
+    prefix = tempnames._temp_prefix(b"conf")
     for n in names:
         (tmp_path / n.decode("utf-8", "surrogateescape")).write_bytes(b"")
     with inroot.Root(tmp_path) as root:

@@ -43,9 +43,8 @@ from .root import (
     Dir,
     FileHandle,
     Root,
-    is_temp_name,
-    temp_name,
 )
+from .tempnames import is_temp_name, temp_name
 
 __all__ = [
     "DT_UNKNOWN",
