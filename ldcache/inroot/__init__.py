@@ -30,20 +30,9 @@ The semantics are those of glibc's ``chroot_canon`` (ldconfig spec §7.6) and of
 
 from __future__ import annotations
 
+from ._fd import DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN
 from ._kernel import MAXSYMLINKS, openat2_available
-from .root import (
-    DT_BLK,
-    DT_CHR,
-    DT_DIR,
-    DT_FIFO,
-    DT_LNK,
-    DT_REG,
-    DT_SOCK,
-    DT_UNKNOWN,
-    Dir,
-    FileHandle,
-    Root,
-)
+from .root import Dir, FileHandle, Root
 from .tempnames import is_temp_name, temp_name
 
 __all__ = [

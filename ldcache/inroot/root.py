@@ -11,6 +11,19 @@ import stat
 
 from ..errors import RootError
 from . import _kernel
+from ._fd import (
+    _BAD_NAMES,
+    DT_DIR,
+    DT_LNK,
+    DT_UNKNOWN,
+    _fsencode,
+    _not_regular,
+    _reopen,
+    _same,
+    _scan,
+    _split,
+    _write_all,
+)
 from ._kernel import (
     _O_CLOEXEC,
     _O_DIRECTORY,
@@ -34,102 +47,11 @@ from .tempnames import _create_temp, _is_temp_of, _temp_prefix, temp_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, List, Optional, Tuple, Union
+    from typing import Any, Callable, List, Optional, Tuple
 
-__all__ = [
-    "DT_UNKNOWN",
-    "DT_FIFO",
-    "DT_CHR",
-    "DT_DIR",
-    "DT_BLK",
-    "DT_REG",
-    "DT_LNK",
-    "DT_SOCK",
-    "Root",
-    "Dir",
-    "FileHandle",
-]
+    from ._fd import Entry, PathArg
 
-DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
-
-
-if TYPE_CHECKING:  # pragma: no cover
-    PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
-    Entry = Tuple[bytes, int]
-
-_BAD_NAMES = frozenset((b"", b".", b".."))
-
-
-# --------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _fsencode(path: PathArg) -> bytes:
-    return path if isinstance(path, bytes) else os.fsencode(path)
-
-
-_DT_OF_FORMAT = {stat.S_IFREG: DT_REG, stat.S_IFDIR: DT_DIR, stat.S_IFLNK: DT_LNK,
-                 stat.S_IFCHR: DT_CHR, stat.S_IFBLK: DT_BLK, stat.S_IFIFO: DT_FIFO,
-                 stat.S_IFSOCK: DT_SOCK}
-
-
-def _mode_to_dt(mode: int) -> int:
-    return _DT_OF_FORMAT.get(stat.S_IFMT(mode), DT_UNKNOWN)
-
-
-def _not_regular(mode: int) -> OSError:
-    """The error for opening something that is not a regular file for reading or writing."""
-    if stat.S_ISDIR(mode):
-        return OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-    if stat.S_ISLNK(mode):
-        return OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-    return OSError(errno.EINVAL, "Not a regular file")
-
-
-def _same(a: os.stat_result, b: os.stat_result) -> bool:
-    return a.st_dev == b.st_dev and a.st_ino == b.st_ino
-
-
-def _scan(fd: int) -> list[Entry]:
-    """(name, d_type) of a directory fd in raw readdir order, without '.' and '..'."""
-    out: list[Entry] = []
-    with os.scandir(fd) as it:
-        for entry in it:
-            try:
-                if entry.is_symlink():
-                    dt = DT_LNK
-                elif entry.is_dir(follow_symlinks=False):
-                    dt = DT_DIR
-                elif entry.is_file(follow_symlinks=False):
-                    dt = DT_REG
-                else:
-                    dt = _mode_to_dt(entry.stat(follow_symlinks=False).st_mode)
-            except OSError:
-                dt = DT_UNKNOWN
-            out.append((os.fsencode(entry.name), dt))
-    return out
-
-
-def _split(path: bytes) -> Tuple[bytes, bytes]:
-    """(parent, final name) of an in-root path; OSError(EINVAL) when there is no usable name."""
-    s = path.rstrip(b"/")
-    if not s:
-        raise OSError(errno.EINVAL if path else errno.ENOENT, os.strerror(
-            errno.EINVAL if path else errno.ENOENT))
-    i = s.rfind(b"/")
-    parent = b"." if i < 0 else (s[:i] or b"/")
-    name = s[i + 1:]
-    if name in _BAD_NAMES:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-    return parent, name
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
+__all__ = ["Root", "Dir", "FileHandle"]
 
 # --------------------------------------------------------------------------------------------
 
@@ -350,27 +272,6 @@ class Root:
         parent, name = _split(path)
         return self._opath(parent, True, directory=True), name
 
-    def _reopen(self, ofd: int, st: os.stat_result, flags: int,
-                fallback: Callable[[int], int]) -> int:
-        """Open the inode behind O_PATH fd ``ofd`` with ``flags`` (a regular file or directory).
-
-        Through /proc/self/fd when possible (the very same inode, no race).  Otherwise
-        ``fallback(flags)`` opens it by name again and the inode is compared.
-        """
-        if stat.S_ISDIR(st.st_mode):
-            return os.open(b".", flags | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
-        if _have_proc():
-            return os.open(_proc_fd(ofd), flags | _O_CLOEXEC | _O_NOCTTY)
-        fd = fallback(flags | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC | _O_NOCTTY)
-        try:
-            now = os.fstat(fd)
-            if not _same(now, st) or stat.S_IFMT(now.st_mode) != stat.S_IFMT(st.st_mode):
-                raise OSError(errno.EAGAIN, "File changed while being opened")
-        except OSError:
-            os.close(fd)
-            raise
-        return fd
-
     def _reopen_by_path(self, path: bytes, follow: bool) -> Callable[[int], int]:
         def reopen(flags: int) -> int:
             parent, name = _split(self.resolve(path, follow=follow))
@@ -389,7 +290,7 @@ class Root:
                 raise _not_regular(st.st_mode)
             if _kernel._proc_ok:
                 return os.open("/proc/self/fd/%d" % ofd, os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
-            return self._reopen(ofd, st, os.O_RDONLY, self._reopen_by_path(path, follow))
+            return _reopen(ofd, st, os.O_RDONLY, self._reopen_by_path(path, follow))
         finally:
             os.close(ofd)
 
@@ -487,7 +388,7 @@ class Root:
                     def by_name(fl: int, _pfd: int = pfd, _name: bytes = name) -> int:
                         return os.open(_name, fl & ~os.O_TRUNC, dir_fd=_pfd)
 
-                    fd = self._reopen(ofd, st, rflags, by_name)
+                    fd = _reopen(ofd, st, rflags, by_name)
                     if rflags & os.O_TRUNC and not _have_proc():
                         os.ftruncate(fd, 0)
                     return fd
@@ -1073,7 +974,7 @@ class Dir:
                     def by_name(flags: int) -> int:
                         return os.open(n, flags, dir_fd=dfd)
 
-                    return self._root._reopen(ofd, st, os.O_RDONLY, by_name)
+                    return _reopen(ofd, st, os.O_RDONLY, by_name)
                 if stat.S_ISLNK(st.st_mode) and follow:
                     return self._root.open(self._child(n))
                 raise _not_regular(st.st_mode)
@@ -1196,7 +1097,7 @@ class FileHandle:
             if _have_proc():
                 return os.open("/proc/self/fd/%d" % self.ofd,
                                os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
-            return self._root._reopen(self.ofd, self.st, os.O_RDONLY,
+            return _reopen(self.ofd, self.st, os.O_RDONLY,
                                       self._root._reopen_by_path(self.path, True))
         except OSError as e:
             raise self._root._wrap(e, self.path) from None
@@ -1216,7 +1117,7 @@ class FileHandle:
             if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
                 raise OSError(errno.EOPNOTSUPP, "Cannot change the mode of a special file "
                               "without /proc")
-            fd = self._root._reopen(self.ofd, st, os.O_RDONLY,
+            fd = _reopen(self.ofd, st, os.O_RDONLY,
                                     self._root._reopen_by_path(self.path, True))
             try:
                 os.fchmod(fd, mode)
