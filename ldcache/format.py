@@ -312,22 +312,26 @@ def merged_string_table(strings: Iterable[bytes]) -> tuple[bytes, dict[bytes, in
     """glibc ≥ 2.33's string table: distinct strings sorted by reversed bytes, descending,
     each stored once, a string that ends another sharing its tail.  Returns the table and
     each string's offset in it."""
-    ordered = sorted(set(strings), key=lambda s: s[::-1], reverse=True)
+    # (no set first: equal strings sort together, and the second of two shares the first)
+    ordered = sorted(strings, key=lambda s: s[::-1], reverse=True)
     offsets: dict[bytes, int] = {}
-    parts: list[bytes] = []
+    stored: list[bytes] = []  # (the strings themselves: no copies with their NULs)
     size = 0
     prev = b""
     prev_offset = 0
     for s in ordered:
-        if parts and prev.endswith(s):
+        if stored and prev.endswith(s):
             offset = prev_offset + len(prev) - len(s)
         else:
             offset = size
-            parts.append(s + b"\0")
+            stored.append(s)
             size += len(s) + 1
         offsets[s] = offset
         prev, prev_offset = s, offset
-    return b"".join(parts), offsets
+    del ordered
+    if stored:
+        stored.append(b"")  # (the last NUL, without a copy of the whole table to add it)
+    return b"\0".join(stored), offsets
 
 
 def concat_string_table(entries: Sequence[Entry]) -> tuple[bytes, list[tuple[int, int]]]:
@@ -774,58 +778,73 @@ def build(cache: Cache) -> bytes:
         # With legacy hwcap entries glibc 2.33-2.36 fill this old table from the wrong
         # index and uninitialised memory (spec 1.4.3); what they meant is written instead.
 
-    # String table and each entry's (key, value) offsets within it.
+    # String table and each entry's (key, value) offsets within it (made twice where both
+    # tables need them, rather than kept: at 50,000 entries a list of pairs is megabytes).
     if cache.string_table == "concat":
-        table, positions = concat_string_table(entries)
+        table, pairs = concat_string_table(entries)
         hwcaps_positions: list[int] = []
         if hwcaps:
             raise ValueError("glibc-hwcaps names need a merged string table")
+
+        def positions() -> Iterable[tuple[int, int]]:
+            return pairs
     else:
         strings: list[bytes] = [s for e in entries for s in (e.path, e.soname)]
         strings.extend(interned)
         strings.extend(cache.extra_strings)
         table, offsets = merged_string_table(strings)
-        positions = [(offsets[e.soname], offsets[e.path]) for e in entries]
+        del strings
         hwcaps_positions = [offsets[h] for h in hwcaps] if cache.layout != "old" else []
 
-    out = bytearray()
+        def positions() -> Iterable[tuple[int, int]]:
+            return ((offsets[e.soname], offsets[e.path]) for e in entries)
+
+    parts: list[bytes | bytearray] = []
     if cache.layout == "old":
         # Offsets count from the end of the old entries.
         str_offset = bias
     else:
         str_offset = NEW_HEADER_SIZE + NEW_ENTRY_SIZE * n
+    size = 0
     if cache.layout != "new":
-        out += lay.old_header.build({"nlibs": n_old})
-        old_rows = []
-        for i in old_rows_idx:
-            key, value = positions[i]
-            old_rows.append(lay.old_entry_struct.pack(entries[i].flags, str_offset + key,
-                                                      str_offset + value))
+        parts.append(lay.old_header.build({"nlibs": n_old}))
+        old_rows = bytearray()
+        row = lay.old_entry_struct.pack
+        last = b""
+        for e, (key, value) in zip(entries, positions()):
+            if e.legacy_hwcap == 0:  # (_old_table_indices)
+                last = row(e.flags, str_offset + key, str_offset + value)
+                old_rows += last
         if n_old > len(old_rows_idx):
-            old_rows.append(old_rows[-1])
-        out += b"".join(old_rows)
+            old_rows += last
+        parts.append(old_rows)
+        size = len(parts[0]) + len(old_rows)
     if cache.layout != "old":
-        new_start = len(out)
         ext = cache.generator is not None or bool(cache.hwcaps)
-        strings_end = new_start + str_offset + len(table)
+        strings_end = size + str_offset + len(table)
         ext_offset = _round_up(strings_end, 4) if ext else 0
-        out += lay.new_header.build({
+        parts.append(lay.new_header.build({
             "nlibs": n,
             "len_strings": len(table),
             "flags": ENDIAN_FLAG[cache.byte_order] if cache.endian_flag else 0,
             "extension_offset": ext_offset,
-        })
-        pack = lay.new_entry_struct.pack
-        out += b"".join(pack(e.flags, str_offset + k, str_offset + v, e.osversion, e.hwcap)
-                        for e, (k, v) in zip(entries, positions))
-        out += table
+        }))
+        rows = bytearray(NEW_ENTRY_SIZE * n)
+        pack_into = lay.new_entry_struct.pack_into
+        at = 0
+        for e, (k, v) in zip(entries, positions()):
+            pack_into(rows, at, e.flags, str_offset + k, str_offset + v, e.osversion, e.hwcap)
+            at += NEW_ENTRY_SIZE
+        parts.append(rows)
+        parts.append(table)
         if ext:
-            out += bytes(ext_offset - len(out))
-            out += _build_extensions(lay, cache, ext_offset,
-                                     [str_offset + p for p in hwcaps_positions])
+            parts.append(bytes(ext_offset - strings_end))
+            parts.append(_build_extensions(lay, cache, ext_offset,
+                                           [str_offset + p for p in hwcaps_positions]))
     else:
-        out += table
-    return bytes(out)
+        parts.append(table)
+    del positions  # (and the string offsets it holds: freed before the copy is made)
+    return b"".join(parts)
 
 
 def _build_extensions(lay: _Layout, cache: Cache, ext_offset: int,
