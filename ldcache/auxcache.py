@@ -10,8 +10,12 @@ parsed with bounds checks only, a result is trusted no more than the file it des
 Layout (little endian): magic ``ldcache-aux-1\\n``, a key line naming the architecture and
 glibc behaviour the results were computed for, then records::
 
-    u64 dev, u64 ino, u64 size, i64 ctime_ns, i64 mtime_ns,
+    u64 dev, u64 ino, u64 size, u64 ctime_ns, u64 mtime_ns (the times modulo 2**64),
     i32 flags, u32 isa_level, u32 osversion, u32 soname_len (0xffffffff: none), soname
+
+A file's identity (:func:`file_ident`) is kept as the record's first 40 bytes, and each
+result used is appended to the file's bytes as it is stored: a run over 50,000 libraries
+keeps one bytes object per file and one buffer, not a tuple of five integers and a record.
 """
 
 from __future__ import annotations
@@ -27,25 +31,36 @@ __all__ = ["AuxCache", "AUX_PATH"]
 AUX_DIR = b"/var/cache/ldconfig"
 AUX_PATH = AUX_DIR + b"/ldcache-aux"
 MAGIC = b"ldcache-aux-1\n"
-_REC = struct.Struct("<QQQqqiIII")
+#: (the times as stored: two's complement, so that any time a file system gives packs)
+_IDENT = struct.Struct("<QQQQQ")
+_RESULT = struct.Struct("<iIII")
+_IDENT_SIZE = _IDENT.size
+_REC_SIZE = _IDENT_SIZE + _RESULT.size
 _NONE = 0xFFFFFFFF
 #: Largest aux cache read (about 8 MB holds 100,000 libraries).
 MAX_BYTES = 64 << 20
 
-Ident = tuple[int, int, int, int, int]
+#: A file's identity and version, packed as the record's first fields.
+Ident = bytes
 
 
 def file_ident(st: os.stat_result) -> Ident:
-    """A file's identity and version: what the aux cache (and the scanner's memory of the
-    files it read) keys a probe result by."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns)
+    """A file's identity and version (device, inode, size, ctime and mtime in ns): what the
+    aux cache (and the scanner's memory of the files it read) keys a probe result by."""
+    m = 0xFFFFFFFFFFFFFFFF
+    return _IDENT.pack(st.st_dev & m, st.st_ino & m, st.st_size & m, st.st_ctime_ns & m,
+                       st.st_mtime_ns & m)
 
 
 class AuxCache:
     def __init__(self, key: bytes) -> None:
         self.key = key
         self.known: dict[Ident, Library] = {}
-        self.used: dict[Ident, Library] = {}
+        #: the records of the results used in this run, in the order used (a file reached
+        #: through two directories may have two, the same: reading keeps the last)
+        self._records = bytearray()
+        #: how many results this run used (and :meth:`save` writes)
+        self.used = 0
 
     @classmethod
     def load(cls, root: object, key: bytes) -> "AuxCache":
@@ -61,22 +76,20 @@ class AuxCache:
     def lookup(self, ident: Ident) -> Library | None:
         lib = self.known.get(ident)
         if lib is not None:
-            self.used[ident] = lib
+            self.store(ident, lib)
         return lib
 
     def store(self, ident: Ident, lib: Library) -> None:
-        self.used[ident] = lib
+        self.used += 1
+        soname = lib.soname
+        self._records += ident
+        self._records += _RESULT.pack(lib.flags, lib.isa_level, lib.osversion,
+                                      _NONE if soname is None else len(soname))
+        if soname is not None:
+            self._records += soname
 
     def encode(self) -> bytes:
-        out = [MAGIC, self.key.replace(b"\n", b" ") + b"\n"]
-        for (dev, ino, size, ctime, mtime), lib in self.used.items():
-            soname = lib.soname
-            out.append(_REC.pack(dev & 0xFFFFFFFFFFFFFFFF, ino, size, ctime, mtime, lib.flags,
-                                 lib.isa_level, lib.osversion,
-                                 _NONE if soname is None else len(soname)))
-            if soname is not None:
-                out.append(soname)
-        return b"".join(out)
+        return b"".join((MAGIC, self.key.replace(b"\n", b" ") + b"\n", self._records))
 
     def save(self, root: object) -> None:
         """Write the results used in this run; silently give up on any failure, as ldconfig."""
@@ -103,17 +116,17 @@ def _decode(data: bytes, key: bytes) -> dict[Ident, Library]:
     pos = end + 1
     out: dict[Ident, Library] = {}
     n = len(data)
-    while pos + _REC.size <= n:
-        dev, ino, size, ctime, mtime, flags, isa, osv, slen = _REC.unpack_from(data, pos)
-        pos += _REC.size
+    while pos + _REC_SIZE <= n:
+        ident = data[pos:pos + _IDENT_SIZE]
+        flags, isa, osv, slen = _RESULT.unpack_from(data, pos + _IDENT_SIZE)
+        pos += _REC_SIZE
         soname = None
         if slen != _NONE:
             if pos + slen > n:
                 return {}
             soname = data[pos:pos + slen]
             pos += slen
-        out[(dev, ino, size, ctime, mtime)] = Library(flags=flags, soname=soname,
-                                                      isa_level=isa, osversion=osv)
+        out[ident] = Library(flags=flags, soname=soname, isa_level=isa, osversion=osv)
     if pos != n:
         return {}
     return out
