@@ -927,6 +927,12 @@ _LIB64_FLAG = {"powerpc": FLAG_POWERPC_LIB64 | FLAG_ELF_LIBC6,
                "s390": FLAG_S390_LIB64 | FLAG_ELF_LIBC6,
                "sparc": FLAG_SPARC_LIB64 | FLAG_ELF_LIBC6,
                "ia64": FLAG_IA64_LIB64 | FLAG_ELF_LIBC6}
+# The wrappers' other flags, made once: an int made per file is 32 bytes kept per library.
+_X8664_FLAG = FLAG_X8664_LIB64 | FLAG_ELF_LIBC6
+_X32_FLAG = FLAG_X8664_LIBX32 | FLAG_ELF_LIBC6
+_ARMHF_FLAG = FLAG_ARM_LIBHF | FLAG_ELF_LIBC6
+_ARMSF_FLAG = FLAG_ARM_LIBSF | FLAG_ELF_LIBC6
+_AARCH64_FLAG = FLAG_AARCH64_LIB64 | FLAG_ELF_LIBC6
 
 
 def _e_flags(r: _Reader, arch: Arch, bits: int) -> int:
@@ -946,9 +952,9 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
         e_machine = struct.unpack_from(arch.struct_order + "H", head, 18)[0]
         file_flag = 0
         if e_machine == EM_X86_64:
-            file_flag = (FLAG_X8664_LIB64 if ei_class == 2 else FLAG_X8664_LIBX32) | FLAG_ELF_LIBC6
+            file_flag = _X8664_FLAG if ei_class == 2 else _X32_FLAG
         elif (e_machine == EM_IA_64 and ei_class == 2 and arch.x86_accepts_ia64 and b.ia64):
-            file_flag = FLAG_IA64_LIB64 | FLAG_ELF_LIBC6
+            file_flag = _LIB64_FLAG["ia64"]
         elif not (e_machine == EM_386 and ei_class == 1):
             raise _Fail(f"{name} is for unknown machine {e_machine}.\n",
                         verbose_only=b.quiet_unknown_machine)
@@ -962,13 +968,13 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
             res = _generic(r, 32, name, arch, b, warnings, flag_matters=not eabi5)
             if eabi5:  # EF_ARM_EABI_VER5
                 if e_flags & 0x400:  # EF_ARM_ABI_FLOAT_HARD
-                    return FLAG_ARM_LIBHF | FLAG_ELF_LIBC6, res
+                    return _ARMHF_FLAG, res
                 if e_flags & 0x200:  # EF_ARM_ABI_FLOAT_SOFT
-                    return FLAG_ARM_LIBSF | FLAG_ELF_LIBC6, res
+                    return _ARMSF_FLAG, res
                 return FLAG_ELF_LIBC6, res
             return res.flag, res
         res = _generic(r, 64, name, arch, b, warnings, flag_matters=False)
-        return FLAG_AARCH64_LIB64 | FLAG_ELF_LIBC6, res
+        return _AARCH64_FLAG, res
 
     if wrapper in _LIB64_FLAG:
         res = _generic(r, bits, name, arch, b, warnings, flag_matters=bits == 32)
