@@ -61,10 +61,10 @@ def _check_arch_override(root: Root, options: BuildOptions, info: RootInfo, p: P
                            f"({what} is {found.name})")
 
 
-def plan_root(root: Root, options: BuildOptions,
-              info: RootInfo | None = None) -> tuple[RootInfo, Plan]:
+def plan_root(root: Root, options: BuildOptions, info: RootInfo | None = None, *,
+              settled_links: bool = True) -> tuple[RootInfo, Plan]:
     """Detect what ``root`` is (unless ``info`` says it already) and plan its ldconfig run
-    (nothing is written)."""
+    (nothing is written; ``settled_links``: see :func:`ldcache.scan.plan`)."""
     if info is None:
         info = describe_root(root, glibc=options.glibc, arch=options.arch)
     for d in options.dirs:
@@ -76,7 +76,7 @@ def plan_root(root: Root, options: BuildOptions,
 
         aux = AuxCache(info.key) if options.ignore_aux else AuxCache.load(root, info.key)
     return info, plan(root, info.arch, info.behaviour, options, system_dirs=info.system_dirs,
-                      aux=aux)
+                      aux=aux, settled_links=settled_links)
 
 
 def _save_aux(root: Root, p: Plan) -> None:
@@ -131,7 +131,8 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None, out: "Out",
         info = _described(root, options, warn)
     if options.manual_link:
         return _manual_link(root, options, info, out, warn)
-    info, p = plan_root(root, options, info)
+    # (a run carries the plan out: the links already right matter only to -v's lines)
+    info, p = plan_root(root, options, info, settled_links=options.verbose)
     _check_arch_override(root, options, info, p)
     cache = data = None
     if options.build_cache:

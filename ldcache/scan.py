@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .auxcache import Ident
 
-__all__ = ["Plan", "Header", "Message", "LinkOp", "Removal", "CacheEntry",
+__all__ = ["Plan", "Header", "Message", "LinkOp", "Removal",
            "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
 
 
@@ -77,25 +77,14 @@ if TYPE_CHECKING:  # pragma: no cover
     Event = Union[Header, Message, LinkOp, Removal]
 
 
-class CacheEntry(Record):
-    """A library as the cache will record it, before hwcaps indices are assigned."""
-
-    soname: bytes
-    path: bytes
-    flags: int
-    osversion: int = 0
-    legacy_hwcap: int = 0
-    hwcaps_name: bytes | None = None
-    isa_level: int = 0
-
-
 class Plan:
     """What an ldconfig run would do: events in order, and the cache entries."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        #: cache entries in insertion order (the cache sorts them).
-        self.entries: list[CacheEntry] = []
+        #: cache entries in insertion order (the cache sorts them).  A glibc-hwcaps entry's
+        #: hwcap has its ISA level and index 0: :func:`make_cache` gives it its name's index.
+        self.entries: list[Entry] = []
         #: every glibc-hwcaps subdirectory name met, in discovery order (all are interned).
         self.hwcaps_names: list[bytes] = []
         #: directories scanned, in order (in-root spellings).
@@ -266,6 +255,9 @@ class _Scanner:
         #: what each file of this directory read so far gave, by inode and version (see
         #: :meth:`_probe`)
         self.seen: dict[Ident, Library] = {}
+        #: whether links that need no change are planned too (as LinkOps with needed=False;
+        #: see plan())
+        self.settled_links = True
 
     def msg(self, text: str, verbose: bool = False) -> None:
         if verbose and not self.opt.verbose:
@@ -321,11 +313,15 @@ class _Scanner:
                 self.plan.events.append(Header(b"\t%s -> %s\n" % (lib.soname, lib.name)))
             filename = lib.name
         if opt.build_cache:
-            # (every field positional: a record's cheapest construction)
-            self.plan.entries.append(CacheEntry(
+            # (every field positional: a record's cheapest construction; the entry is the
+            # cache's own, not copied by make_cache)
+            if entry.hwcaps_name is None:
+                hwcap = legacy_hwcap
+            else:
+                hwcap = HWCAP_EXTENSION | (lib.isa_level << 32)
+            self.plan.entries.append(Entry(
                 lib.soname, entry.path + b"/" + filename, lib.flag,
-                lib.osversion if b.osversion else 0, legacy_hwcap, entry.hwcaps_name,
-                lib.isa_level))
+                lib.osversion if b.osversion else 0, hwcap, entry.hwcaps_name))
 
     def _read_dir(self, d: Dir, entry: _Dir, reg: _Registry) -> list[_Lib]:
         b, opt = self.b, self.opt
@@ -461,7 +457,8 @@ class _Scanner:
         full_soname = path + b"/" + soname
         full_libname = path + b"/" + libname
         if d is not None and self._link_is_right(d, libname, soname):
-            self.plan.events.append(LinkOp(path, soname, libname, False, True))
+            if self.settled_links:
+                self.plan.events.append(LinkOp(path, soname, libname, False, True))
             return
         needed = remove = True
         try:
@@ -490,7 +487,8 @@ class _Scanner:
                 remove = stat.S_ISLNK(lst.st_mode)
             except RootError:
                 remove = False
-        self.plan.events.append(LinkOp(path, soname, libname, needed, remove))
+        if needed or self.settled_links:
+            self.plan.events.append(LinkOp(path, soname, libname, needed, remove))
 
 
     @staticmethod
@@ -520,8 +518,13 @@ if TYPE_CHECKING:  # pragma: no cover
 # --- the whole run -------------------------------------------------------------------------
 
 def plan(root: Root, arch: Arch, b: Behaviour, options: BuildOptions, *,
-         system_dirs: Iterable[bytes] = (), aux: AuxLookup | None = None) -> Plan:
-    """Scan ``root`` as its ldconfig would and return the plan (nothing is written)."""
+         system_dirs: Iterable[bytes] = (), aux: AuxLookup | None = None,
+         settled_links: bool = True) -> Plan:
+    """Scan ``root`` as its ldconfig would and return the plan (nothing is written).
+
+    ``settled_links=False``: leave out the link operations that change nothing (a SONAME
+    link already right, or a file in its place), which only ``-v`` prints: a run over
+    50,000 libraries whose links are in place keeps 50,000 fewer events."""
     result = Plan()
     reg = _Registry(root, b, result, options.verbose)
     for d in options.dirs:
@@ -549,7 +552,9 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: BuildOptions, *,
         for sd in system_dirs:
             reg.add_dir(sd, b"<builtin>", 0)
     legacy = legacy_hwcaps(arch, extra_hwcaps, version=b.version)
-    _Scanner(root, arch, b, options, result, legacy, aux).scan(reg)
+    scanner = _Scanner(root, arch, b, options, result, legacy, aux)
+    scanner.settled_links = settled_links or options.verbose
+    scanner.scan(reg)
     result.aux = aux
     return result._freeze()
 
@@ -612,23 +617,19 @@ def make_cache(p: Plan, arch: Arch, b: Behaviour, *, layout: str | None = None,
     rank = {name: -i for i, name in enumerate(used)}
     osv = b.osversion
 
-    def key(e: CacheEntry) -> tuple:
+    def key(e: Entry) -> tuple:
         hw = e.hwcaps_name
-        legacy = e.legacy_hwcap
+        legacy = e.hwcap if hw is None else 0
         return (libcmp_key(e.soname, signed), e.flags,
                 0 if hw is None else 1, 0 if hw is None else rank[hw],
                 bin(legacy).count("1") if legacy else 0, legacy,
                 e.osversion if osv else 0)
 
-    ordered = sorted(p.entries, key=key, reverse=True)
-    entries = []
-    for e in ordered:
-        if e.hwcaps_name is not None:
-            hwcap = HWCAP_EXTENSION | (e.isa_level << 32) | index[e.hwcaps_name]
-        else:
-            hwcap = e.legacy_hwcap
-        entries.append(Entry(e.soname, e.path, e.flags, e.osversion, hwcap,
-                             hwcaps_name=e.hwcaps_name))
+    entries = sorted(p.entries, key=key, reverse=True)
+    if used:
+        for i, e in enumerate(entries):
+            if e.hwcaps_name is not None:
+                entries[i] = e._replace(hwcap=e.hwcap | index[e.hwcaps_name])
     layout = layout or b.default_format
     bias = 0
     if layout == "old" and b.old_format_pad_bug:

@@ -153,6 +153,50 @@ def test_aux_cache_same_output(tmp_path, generator):
     assert again.plan.probed <= len(files) < names  # never more reads than files
 
 
+def test_aux_cache_keeps_any_file_time(tmp_path, generator):
+    """A file dated past 2262 (its time in ns beyond a signed 64-bit field) is remembered
+    and recognised like any other: no crash, the same bytes, taken from the aux cache."""
+    from ldcache.build import BuildOptions, run_build
+
+    root = image_root(tmp_path / "r")
+    (root / "var/cache").mkdir(parents=True)
+    lib = root / "opt/lib1/libfoo.so.1.0"
+    far = 2 ** 63 + 10 ** 18  # (2292-ish, in ns)
+    os.utime(lib, ns=(far, far))
+    if lib.stat().st_mtime_ns != far:
+        pytest.skip(f"this file system cannot hold an mtime of {far} ns "
+                    f"(kept {lib.stat().st_mtime_ns})")
+    cold = run_build(BuildOptions(root=str(root), generator=generator, ignore_aux=True))
+    warm = run_build(BuildOptions(root=str(root), generator=generator))
+    assert warm.cache_bytes == cold.cache_bytes and warm.plan is not None
+    assert warm.plan.reused >= 25
+
+
+def test_a_run_plans_settled_links_only_for_verbose(tmp_path):
+    """A link that needs no change is a LinkOp with needed=False in a plan that asks for them
+    (the default, explain's) and in a -v run, which prints it; a plain run leaves it out."""
+    from ldcache.build import BuildOptions, plan_root, run_build
+    from ldcache.inroot import Root
+    from ldcache.scan import LinkOp
+
+    root = image_root(tmp_path / "r")
+    run_build(BuildOptions(root=str(root), ignore_aux=True))  # every link made
+    with Root(root) as r:
+        _, full = plan_root(r, BuildOptions(root=str(root), ignore_aux=True))
+    settled = [op for op in full.events if isinstance(op, LinkOp)]
+    assert settled and not any(op.needed for op in settled)
+    plain = run_build(BuildOptions(root=str(root), ignore_aux=True))
+    assert plain.plan is not None and not any(isinstance(e, LinkOp) for e in plain.plan.events)
+    lines: list[bytes] = []
+    verbose = run_build(BuildOptions(root=str(root), ignore_aux=True, verbose=True),
+                        out=lines.append)
+    assert verbose.plan is not None
+    assert [e for e in verbose.plan.events if isinstance(e, LinkOp)] == settled
+    assert plain.cache_bytes == verbose.cache_bytes
+    for op in settled:
+        assert b"\t%s -> %s\n" % (op.soname, op.target) in lines
+
+
 def test_the_plan_is_frozen_once_returned(tmp_path):
     """A plan, once returned, cannot be changed: its lists are tuples and nothing can be set
     on it (the build used to attach the aux cache afterwards)."""
