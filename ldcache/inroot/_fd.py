@@ -1,6 +1,7 @@
 """fd helpers of :mod:`ldcache.inroot`: directory entry types, reading a directory fd,
 splitting an in-root path into its parent and final name, re-opening an ``O_PATH`` fd for
-reading (that very inode), writing a whole buffer."""
+reading (that very inode), writing a whole buffer; and :class:`_Wrapping`, the one way an
+OSError becomes the RootError that names the host path."""
 
 from __future__ import annotations
 
@@ -20,10 +21,15 @@ from ._kernel import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, Tuple, Union
+    from typing import Callable, Protocol, Tuple, Union
+
+    from ..errors import RootError
 
     PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
     Entry = Tuple[bytes, int]
+
+    class _Wraps(Protocol):
+        def _wrap(self, exc: OSError, path: bytes) -> RootError: ...
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 
@@ -117,3 +123,47 @@ def _reopen(ofd: int, st: os.stat_result, flags: int,
         os.close(fd)
         raise
     return fd
+
+
+def _checked_dir(fd: int) -> int:
+    """``fd`` if it is a directory's; else OSError(ENOTDIR), and ``fd`` is closed."""
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            return fd
+        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+    except OSError:
+        os.close(fd)
+        raise
+
+
+def _dir_of(ofd: int) -> int:
+    """An O_RDONLY fd of the directory that the O_PATH fd ``ofd`` holds (what listing it
+    needs); ``ofd`` is closed, whatever happens."""
+    try:
+        return os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
+    finally:
+        os.close(ofd)
+
+
+class _Wrapping:
+    """``with _Wrapping(root, path):`` an OSError raised in the block leaves it as
+    ``root._wrap(e, path)``, the RootError naming ``path`` under the root (a RootError as
+    it is): ``except OSError as e: raise root._wrap(e, path) from None``, said once.
+
+    The per-file paths of a scan (:meth:`Root.stat`, :meth:`Root.open`, :meth:`Dir.lstat`,
+    :meth:`Dir.readlink`, :meth:`Dir.open`, :meth:`Dir.handle`, :meth:`FileHandle.open`)
+    spell that ``except`` clause out: a ``with`` costs them a quarter of a microsecond
+    each, a ``try`` nothing."""
+
+    __slots__ = ("_root", "_path")
+
+    def __init__(self, root: _Wraps, path: bytes) -> None:
+        self._root = root
+        self._path = path
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, OSError):
+            raise self._root._wrap(exc, self._path) from None

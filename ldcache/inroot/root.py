@@ -16,12 +16,15 @@ from ._fd import (
     DT_DIR,
     DT_LNK,
     DT_UNKNOWN,
+    _checked_dir,
+    _dir_of,
     _fsencode,
     _not_regular,
     _reopen,
     _same,
     _scan,
     _split,
+    _Wrapping,
     _write_all,
 )
 from ._kernel import (
@@ -54,6 +57,26 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Root", "Dir", "FileHandle"]
 
 # --------------------------------------------------------------------------------------------
+
+
+class _ParentDir:
+    """The parent directory of in-root ``path`` (followed, resolved in the root when this
+    is made) and ``path``'s final name: ``with _ParentDir(root, path) as (fd, name):``
+    operates on ``name`` relative to ``fd``, which the block's end closes.  ``fd`` is
+    O_PATH, or O_RDONLY with ``readable``."""
+
+    __slots__ = ("fd", "name")
+
+    def __init__(self, root: Root, path: bytes, readable: bool = False) -> None:
+        parent, self.name = _split(path)
+        fd = root._opath(parent, True, directory=True)
+        self.fd = _dir_of(fd) if readable else fd
+
+    def __enter__(self) -> Tuple[int, bytes]:
+        return self.fd, self.name
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
 
 
 class Root:
@@ -258,28 +281,12 @@ class Root:
                     raise
                 # persistent EAGAIN (renames racing with '..'): the walk is immune to that
         fd, _ = self._walk(path, follow, no_symlinks=no_symlinks)
-        if directory:
-            try:
-                if not stat.S_ISDIR(os.fstat(fd).st_mode):
-                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-            except OSError:
-                os.close(fd)
-                raise
-        return fd
-
-    def _parent(self, path: bytes) -> Tuple[int, bytes]:
-        """(O_PATH fd of the parent directory, final name) for operations on the name itself."""
-        parent, name = _split(path)
-        return self._opath(parent, True, directory=True), name
+        return _checked_dir(fd) if directory else fd
 
     def _reopen_by_path(self, path: bytes, follow: bool) -> Callable[[int], int]:
         def reopen(flags: int) -> int:
-            parent, name = _split(self.resolve(path, follow=follow))
-            pfd = self._opath(parent, True, directory=True)
-            try:
+            with _ParentDir(self, self.resolve(path, follow=follow)) as (pfd, name):
                 return os.open(name, flags, dir_fd=pfd)
-            finally:
-                os.close(pfd)
         return reopen
 
     def _open_regular(self, path: bytes, follow: bool) -> int:
@@ -303,10 +310,8 @@ class Root:
         RootError(ENOENT), a non-directory one ENOTDIR, more than 40 links ELOOP.
         """
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             fd, names = self._walk(p, follow, allow_missing=True)
-        except OSError as e:
-            raise self._wrap(e, p) from None
         if fd >= 0:
             os.close(fd)
         return b"/" + b"/".join(names)
@@ -331,7 +336,7 @@ class Root:
 
     def readlink(self, path: PathArg) -> bytes:
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             fd = self._opath(p, follow=False)
             try:
                 if not stat.S_ISLNK(os.fstat(fd).st_mode):
@@ -339,8 +344,6 @@ class Root:
                 return os.readlink(b"", dir_fd=fd)
             finally:
                 os.close(fd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
 
     def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o644, *,
              follow: bool = True) -> int:
@@ -362,8 +365,7 @@ class Root:
 
     def _open_write(self, path: bytes, flags: int, mode: int) -> int:
         flags &= ~(_O_NOFOLLOW | _O_PATH | _O_DIRECTORY)
-        pfd, name = self._parent(path)
-        try:
+        with _ParentDir(self, path) as (pfd, name):
             for _ in range(16):
                 try:
                     ofd = os.open(name, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=pfd)
@@ -395,8 +397,6 @@ class Root:
                 finally:
                     os.close(ofd)
             raise OSError(errno.EAGAIN, "File keeps changing")
-        finally:
-            os.close(pfd)
 
     def read_file(self, path: PathArg, *, max_bytes: int = 1 << 20) -> Optional[bytes]:
         """The whole regular file; None if it does not exist (ENOENT); EFBIG past max_bytes."""
@@ -408,26 +408,23 @@ class Root:
                 return None
             raise
         try:
-            size = os.fstat(fd).st_size
-            if size > max_bytes:
-                raise self._error(errno.EFBIG, p)
-            chunks: list[bytes] = []
-            total = 0
-            want = min(size, max_bytes) + 1
-            while True:
-                chunk = os.read(fd, want)
-                if not chunk:
-                    break
-                total += len(chunk)
-                if total > max_bytes:
+            with _Wrapping(self, p):
+                size = os.fstat(fd).st_size
+                if size > max_bytes:
                     raise self._error(errno.EFBIG, p)
-                chunks.append(chunk)
-                want = min(1 << 16, max_bytes + 1 - total)
-            return b"".join(chunks)
-        except RootError:
-            raise
-        except OSError as e:
-            raise self._wrap(e, p) from None
+                chunks: list[bytes] = []
+                total = 0
+                want = min(size, max_bytes) + 1
+                while True:
+                    chunk = os.read(fd, want)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise self._error(errno.EFBIG, p)
+                    chunks.append(chunk)
+                    want = min(1 << 16, max_bytes + 1 - total)
+                return b"".join(chunks)
         finally:
             os.close(fd)
 
@@ -440,11 +437,7 @@ class Root:
             except OSError as e:
                 if e.errno != errno.EAGAIN:
                     raise
-        ofd = self._opath(path, True, directory=True)
-        try:
-            return os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
-        finally:
-            os.close(ofd)
+        return _dir_of(self._opath(path, True, directory=True))
 
     def listdir(self, path: PathArg) -> list[Entry]:
         """(name, d_type) in raw readdir order, without '.' and '..'.
@@ -452,27 +445,18 @@ class Root:
         d_type is what the kernel reports; where it reports DT_UNKNOWN the type comes from lstat.
         """
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             fd = self._dirfd(p)
             try:
                 return _scan(fd)
             finally:
                 os.close(fd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
 
     def opendir(self, path: PathArg) -> Dir:
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             ofd, names = self._walk(p, True)
-            try:
-                if not stat.S_ISDIR(os.fstat(ofd).st_mode):
-                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-                fd = os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=ofd)
-            finally:
-                os.close(ofd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
+            fd = _dir_of(_checked_dir(ofd))
         return Dir(self, fd, b"/" + b"/".join(names))
 
     # ---- glob -------------------------------------------------------------------------------
@@ -544,21 +528,17 @@ class Root:
 
     def mkdir(self, path: PathArg, mode: int = 0o755, *, exist_ok: bool = False) -> None:
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             if not p.strip(b"/") and p:
                 if exist_ok:
                     return
                 raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
-            pfd, name = self._parent(p)
-            try:
-                os.mkdir(name, mode, dir_fd=pfd)
-            except FileExistsError:
-                if not exist_ok or not self._isdir(p):
-                    raise
-            finally:
-                os.close(pfd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
+            with _ParentDir(self, p) as (pfd, name):
+                try:
+                    os.mkdir(name, mode, dir_fd=pfd)
+                except FileExistsError:
+                    if not exist_ok or not self._isdir(p):
+                        raise
 
     def _isdir(self, path: bytes) -> bool:
         """Whether ``path`` is a directory (or an in-root link to one); False on any error."""
@@ -596,47 +576,23 @@ class Root:
         """Create ``path`` as a symlink whose text is ``target`` (stored verbatim)."""
         p = self._arg(path)
         t = self._arg(target)
-        try:
-            pfd, name = self._parent(p)
-            try:
-                os.symlink(t, name, dir_fd=pfd)
-            finally:
-                os.close(pfd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
+        with _Wrapping(self, p), _ParentDir(self, p) as (pfd, name):
+            os.symlink(t, name, dir_fd=pfd)
 
     def unlink(self, path: PathArg) -> None:
         """Remove a non-directory; a final symlink is removed itself, never followed."""
         p = self._arg(path)
-        try:
-            pfd, name = self._parent(p)
-            try:
-                os.unlink(name, dir_fd=pfd)
-            finally:
-                os.close(pfd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
+        with _Wrapping(self, p), _ParentDir(self, p) as (pfd, name):
+            os.unlink(name, dir_fd=pfd)
 
     def rename(self, src: PathArg, dst: PathArg) -> None:
         s = self._arg(src)
         d = self._arg(dst)
-        try:
-            sfd, sname = self._parent(s)
-        except OSError as e:
-            raise self._wrap(e, s) from None
-        try:
-            try:
-                dfd, dname = self._parent(d)
-            except OSError as e:
-                raise self._wrap(e, d) from None
-            try:
+        with _Wrapping(self, s), _ParentDir(self, s) as (sfd, sname):
+            with _Wrapping(self, d):  # (a RootError passes the outer one as it is)
+                dst_dir = _ParentDir(self, d)
+            with dst_dir as (dfd, dname):
                 os.rename(sname, dname, src_dir_fd=sfd, dst_dir_fd=dfd)
-            except OSError as e:
-                raise self._wrap(e, s) from None
-            finally:
-                os.close(dfd)
-        finally:
-            os.close(sfd)
 
     def handle(self, path: PathArg, *, follow: bool = True,
                no_symlinks: bool = False) -> "FileHandle":
@@ -646,15 +602,13 @@ class Root:
         RootError(ELOOP) — except a final one with ``follow=False``, which is handed out
         as itself."""
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             ofd = self._opath(p, follow, no_symlinks=no_symlinks)
             try:
                 st = os.fstat(ofd)
             except OSError:
                 os.close(ofd)
                 raise
-        except OSError as e:
-            raise self._wrap(e, p) from None
         return FileHandle(self, ofd, st, p, False)
 
     def chmod(self, path: PathArg, mode: int, *, follow: bool = False) -> None:
@@ -677,24 +631,10 @@ class Root:
         the complete old file.
         """
         p = self._arg(path)
-        try:
-            pfd, name = self._parent(p)
-        except OSError as e:
-            raise self._wrap(e, p) from None
-        try:
-            try:
-                dfd = os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=pfd)
-            except OSError as e:
-                raise self._wrap(e, p) from None
-        finally:
-            os.close(pfd)
-        try:
-            try:
-                tmp, fd = _create_temp(name, lambda t: os.open(
-                    t, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
-                    | _O_NOCTTY, 0o600, dir_fd=dfd))
-            except OSError as e:
-                raise self._wrap(e, p) from None
+        with _Wrapping(self, p), _ParentDir(self, p, readable=True) as (dfd, name):
+            tmp, fd = _create_temp(name, lambda t: os.open(
+                t, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+                | _O_NOCTTY, 0o600, dir_fd=dfd))
             try:
                 try:
                     _write_all(fd, data)
@@ -707,42 +647,28 @@ class Root:
                 else:
                     os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
                     os.unlink(tmp, dir_fd=dfd)
-            except BaseException as e:
+            except BaseException:
                 try:
                     os.unlink(tmp, dir_fd=dfd)
                 except OSError:
                     pass
-                if isinstance(e, OSError):
-                    raise self._wrap(e, p) from None
                 raise
-        finally:
-            os.close(dfd)
 
     def remove_stale_temps(self, path: PathArg) -> int:
         """Remove leftover ``write_atomic`` temporaries of ``path`` (after a crash); the count."""
         p = self._arg(path)
-        try:
-            pfd, name = self._parent(p)
-            try:
-                dfd = os.open(b".", os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC, dir_fd=pfd)
-            finally:
-                os.close(pfd)
-            try:
-                prefix = _temp_prefix(name)
-                count = 0
-                for entry, dt in _scan(dfd):
-                    if dt == DT_DIR or not _is_temp_of(prefix, entry):
-                        continue
-                    try:
-                        os.unlink(entry, dir_fd=dfd)
-                        count += 1
-                    except (FileNotFoundError, IsADirectoryError):
-                        pass
-                return count
-            finally:
-                os.close(dfd)
-        except OSError as e:
-            raise self._wrap(e, p) from None
+        with _Wrapping(self, p), _ParentDir(self, p, readable=True) as (dfd, name):
+            prefix = _temp_prefix(name)
+            count = 0
+            for entry, dt in _scan(dfd):
+                if dt == DT_DIR or not _is_temp_of(prefix, entry):
+                    continue
+                try:
+                    os.unlink(entry, dir_fd=dfd)
+                    count += 1
+                except (FileNotFoundError, IsADirectoryError):
+                    pass
+            return count
 
     # ---- public: mounting -------------------------------------------------------------------
 
@@ -780,22 +706,17 @@ class Root:
         where the root changed under it so that its own mounts can no longer be found).
         """
         p = self._arg(path)
-        try:
+        with _Wrapping(self, p):
             tfd = self._opath(p, True)
-        except OSError as e:
-            raise self._wrap(e, p) from None
-        try:
             try:
                 st = os.fstat(tfd)
                 if not stat.S_ISREG(st.st_mode):
                     raise _not_regular(st.st_mode)
                 if _detached_mounts is not False and _mount_copy_detached(tfd, data, mode):
                     return "detached"
-            except OSError as e:
-                raise self._wrap(e, p) from None
-            return self._mount_copy_scratch(tfd, p, data, mode, self._arg(scratch))
-        finally:
-            os.close(tfd)
+                return self._mount_copy_scratch(tfd, p, data, mode, self._arg(scratch))
+            finally:
+                os.close(tfd)
 
     def _mount_copy_scratch(self, tfd: int, p: bytes, data: bytes, mode: int,
                             scratch: bytes) -> str:
@@ -809,17 +730,13 @@ class Root:
             if e.errno not in (errno.ENOENT, errno.ENOTDIR):
                 raise self._wrap(e, scratch) from None
             scratch = b"/"
-            try:
+            with _Wrapping(self, scratch):
                 pfd = self._opath(scratch, True, directory=True)
-            except OSError as e2:
-                raise self._wrap(e2, scratch) from None
         name = temp_name(b"mount")
         where = scratch.rstrip(b"/") + b"/" + name
         try:
-            try:
+            with _Wrapping(self, where):
                 os.mkdir(name, 0o700, dir_fd=pfd)
-            except OSError as e:
-                raise self._wrap(e, where) from None
             try:
                 self._scratch_steps(tfd, p, pfd, name, where, data, mode)
             finally:
@@ -834,7 +751,7 @@ class Root:
     def _scratch_steps(self, tfd: int, p: bytes, pfd: int, name: bytes, where: bytes,
                        data: bytes, mode: int) -> None:
         calls = _mount_calls()
-        try:
+        with _Wrapping(self, where):
             sfd = os.open(name, _O_PATH | _O_NOFOLLOW | _O_DIRECTORY | _O_CLOEXEC, dir_fd=pfd)
             try:
                 under = os.fstat(sfd)
@@ -846,18 +763,14 @@ class Root:
             # The tmpfs root, by the name it now covers; it must be that new, empty tmpfs.
             dfd = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC,
                           dir_fd=pfd)
-        except OSError as e:
-            raise self._wrap(e, where) from None
         ours = False  # dfd is the tmpfs made above (only then is it unmounted)
         try:
-            try:
+            with _Wrapping(self, where):
                 if (os.fstat(dfd).st_dev == under.st_dev or _fs_type(dfd) != _TMPFS_MAGIC
                         or os.listdir(dfd)):
                     raise OSError(errno.EAGAIN, "The scratch tmpfs is not where it was made")
                 ours = True
-            except OSError as e:
-                raise self._wrap(e, where) from None
-            try:
+            with _Wrapping(self, p):
                 fst = _write_copy(dfd, data, mode)
                 ffd = os.open(_COPY_NAME, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dfd)
                 try:
@@ -867,27 +780,23 @@ class Root:
                                 _MS_BIND, None)
                 finally:
                     os.close(ffd)
-            except OSError as e:
-                raise self._wrap(e, p) from None
-            # The bind mount as the path now shows it: that very file, made read-only.
-            try:
+                # The bind mount as the path now shows it: that very file, made read-only.
                 nfd = self._opath(p, True)
-            except OSError as e:
-                raise self._wrap(e, p) from None
-            try:
-                if not _same(os.fstat(nfd), fst):
-                    raise self._error(errno.EAGAIN, p, "The bind mount is not where it was made")
                 try:
-                    calls.mount(None, _proc_fd(nfd).encode(), None, _MS_REMOUNT | _MS_BIND
-                                | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
-                except OSError as e:
+                    if not _same(os.fstat(nfd), fst):
+                        raise self._error(errno.EAGAIN, p,
+                                          "The bind mount is not where it was made")
                     try:
-                        calls.umount2(_proc_fd(nfd).encode(), _MNT_DETACH)
+                        calls.mount(None, _proc_fd(nfd).encode(), None, _MS_REMOUNT | _MS_BIND
+                                    | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
                     except OSError:
-                        pass
-                    raise self._wrap(e, p) from None
-            finally:
-                os.close(nfd)
+                        try:
+                            calls.umount2(_proc_fd(nfd).encode(), _MNT_DETACH)
+                        except OSError:
+                            pass
+                        raise
+                finally:
+                    os.close(nfd)
         finally:
             if ours:
                 try:
@@ -936,12 +845,10 @@ class Dir:
 
     def entries(self) -> list[Entry]:
         """(name, d_type) in raw readdir order, like :meth:`Root.listdir`."""
-        try:
+        with _Wrapping(self._root, self.path):
             if self.fd < 0:
                 raise OSError(errno.EBADF, "Directory is closed")
             return _scan(self.fd)
-        except OSError as e:
-            raise self._root._wrap(e, self.path) from None
 
     def lstat(self, name: bytes) -> os.stat_result:
         n = self._name(name)
@@ -1021,33 +928,28 @@ class Dir:
     def symlink(self, target: bytes, name: bytes) -> None:
         n = self._name(name)
         t = _fsencode(target)
-        try:
+        with _Wrapping(self._root, self._child(n)):
             if b"\0" in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
             os.symlink(t, n, dir_fd=self.fd)
-        except OSError as e:
-            raise self._root._wrap(e, self._child(n)) from None
 
     def unlink(self, name: bytes) -> None:
         n = self._name(name)
-        try:
+        with _Wrapping(self._root, self._child(n)):
             os.unlink(n, dir_fd=self.fd)
-        except OSError as e:
-            raise self._root._wrap(e, self._child(n)) from None
 
     def unlink_symlink(self, name: bytes) -> bool:
         """Remove NAME if it is a symlink (checked and removed in this very directory);
         False when it is missing or something else."""
         n = self._name(name)
-        try:
-            if not stat.S_ISLNK(os.stat(n, dir_fd=self.fd, follow_symlinks=False).st_mode):
+        with _Wrapping(self._root, self._child(n)):
+            try:
+                if not stat.S_ISLNK(os.stat(n, dir_fd=self.fd, follow_symlinks=False).st_mode):
+                    return False
+                os.unlink(n, dir_fd=self.fd)
+                return True
+            except FileNotFoundError:
                 return False
-            os.unlink(n, dir_fd=self.fd)
-            return True
-        except FileNotFoundError:
-            return False
-        except OSError as e:
-            raise self._root._wrap(e, self._child(n)) from None
 
     def replace_symlink(self, target: bytes, name: bytes) -> None:
         """Make NAME a symlink to ``target`` (stored verbatim), atomically replacing any
@@ -1056,7 +958,7 @@ class Dir:
         elsewhere can send the two steps to different places.  On failure nothing is left."""
         n = self._name(name)
         t = _fsencode(target)
-        try:
+        with _Wrapping(self._root, self._child(n)):
             if b"\0" in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
             tmp, _ = _create_temp(n, lambda name: os.symlink(t, name, dir_fd=self.fd))
@@ -1068,8 +970,6 @@ class Dir:
                 except OSError:
                     pass
                 raise
-        except OSError as e:
-            raise self._root._wrap(e, self._child(n)) from None
 
 
 class FileHandle:
@@ -1108,7 +1008,7 @@ class FileHandle:
         Through ``/proc/self/fd/N``, the inode the handle holds.  Without /proc a regular
         file or directory is re-opened and compared first; anything else is refused."""
         st = self.st
-        try:
+        with _Wrapping(self._root, self.path):
             if stat.S_ISLNK(st.st_mode):
                 raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
             if _have_proc():
@@ -1123,8 +1023,6 @@ class FileHandle:
                 os.fchmod(fd, mode)
             finally:
                 os.close(fd)
-        except OSError as e:
-            raise self._root._wrap(e, self.path) from None
 
     def close(self) -> None:
         if self.ofd >= 0:
