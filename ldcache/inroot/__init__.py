@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from ._fd import DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN
 from ._kernel import MAXSYMLINKS, openat2_available
-from .root import Dir, FileHandle, Root
+from .handles import Dir, FileHandle
+from .root import Root
 from .tempnames import is_temp_name, temp_name
 
 __all__ = [

@@ -21,15 +21,33 @@ from ._kernel import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, Protocol, Tuple, Union
+    from typing import Callable, Optional, Protocol, Tuple, Union
 
     from ..errors import RootError
 
     PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
     Entry = Tuple[bytes, int]
 
-    class _Wraps(Protocol):
+    class _RootLike(Protocol):
+        """What the modules below :mod:`~ldcache.inroot.root` call of its Root (they cannot
+        import it: it imports them)."""
+
+        def _error(self, err: int, path: bytes, message: Optional[str] = None
+                   ) -> RootError: ...
+
         def _wrap(self, exc: OSError, path: bytes) -> RootError: ...
+
+        def _arg(self, path: PathArg) -> bytes: ...
+
+        def _opath(self, path: bytes, follow: bool = True, directory: bool = False,
+                   no_symlinks: bool = False) -> int: ...
+
+        def _reopen_by_path(self, path: bytes, follow: bool) -> Callable[[int], int]: ...
+
+        def stat(self, path: PathArg, *, follow: bool = True) -> os.stat_result: ...
+
+        def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o644, *,
+                 follow: bool = True) -> int: ...
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 
@@ -157,7 +175,7 @@ class _Wrapping:
 
     __slots__ = ("_root", "_path")
 
-    def __init__(self, root: _Wraps, path: bytes) -> None:
+    def __init__(self, root: _RootLike, path: bytes) -> None:
         self._root = root
         self._path = path
 
