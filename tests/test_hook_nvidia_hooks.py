@@ -189,19 +189,19 @@ if a["how"] == "program":
                        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, cwd="/")
     rc, err = p.returncode, p.stderr.decode()
 else:
-    import ldcache.inroot.root as inroot
+    import ldcache.inroot.mount as mount
     if a["how"] == "scratch":
-        inroot._detached_mounts = False
+        mount._detached_mounts = False
     else:  # "refuse:CALL:ERRNO": the fd-based mount API's CALL fails with ERRNO
         _, call, code = a["how"].split(":")
-        real = inroot._MountCalls.syscall
+        real = mount._MountCalls.syscall
 
         def refusing(self, name, *args):
             if name == call:
                 raise OSError(int(code), name + ": " + os.strerror(int(code)))
             return real(self, name, *args)
 
-        inroot._MountCalls.syscall = refusing
+        mount._MountCalls.syscall = refusing
     from ldcache_hook.main import run
     sink = io.StringIO()
     with contextlib.redirect_stderr(sink):

@@ -1390,12 +1390,14 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
         os.close(top)
 
 
-def test_glob_code_is_loaded_by_the_first_glob(tmp_path: Path) -> None:
+def test_glob_and_mount_code_are_loaded_when_used(tmp_path: Path) -> None:
     """What a small hook does with a root (open it, make a link, read, write, chmod) loads
-    no glob translator; the first glob does."""
+    neither the glob translator nor the mount code; the first glob and the first
+    mount_readonly_copy do."""
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "a.conf").write_bytes(b"x")
-    code = ("import sys\nfrom ldcache.inroot import Root\n"
+    code = ("import errno, sys\nfrom ldcache.errors import RootError\n"
+            "from ldcache.inroot import Root\n"
             f"r = Root({str(tmp_path)!r})\n"
             "r.makedirs('/usr/lib')\n"
             "d = r.opendir('/usr/lib')\n"
@@ -1407,12 +1409,19 @@ def test_glob_code_is_loaded_by_the_first_glob(tmp_path: Path) -> None:
             "    h.chmod(0o600)\n"
             "print(' '.join(m for m in sys.modules if m.startswith('ldcache.inroot.')))\n"
             "assert r.glob('/etc/*.conf') == [b'/etc/a.conf', b'/etc/b.conf']\n"
-            "print('ldcache.inroot.glob' in sys.modules)\n")
+            "print('ldcache.inroot.glob' in sys.modules, 'ldcache.inroot.mount' in sys.modules)\n"
+            "try:\n"
+            "    r.mount_readonly_copy('/etc', b'z')  # a directory: refused before mounting\n"
+            "except RootError as e:\n"
+            "    assert e.errno == errno.EISDIR, e\n"
+            "print('ldcache.inroot.mount' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-I", "-S", "-c",
                           f"import sys; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
                           + code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    loaded, globbed = out.stdout.splitlines()
+    loaded, globbed, mounted = out.stdout.splitlines()
     assert "ldcache.inroot.root" in loaded.split()  # (the report was read)
     assert "ldcache.inroot.glob" not in loaded.split()
-    assert globbed == "True"
+    assert "ldcache.inroot.mount" not in loaded.split()
+    assert globbed == "True False"
+    assert mounted == "True"
