@@ -255,6 +255,10 @@ class _Scanner:
         #: what each file of this directory read so far gave, by inode and version (see
         #: :meth:`_probe`)
         self.seen: dict[Ident, Library] = {}
+        #: the text of this directory's symlinks read so far, by name
+        self.link_text: dict[bytes, bytes] = {}
+        #: whether the aux cache knows files (then a stat may be all a file needs)
+        self.warm = bool(aux is not None and aux.known)
         #: whether links that need no change are planned too (as LinkOps with needed=False;
         #: see plan())
         self.settled_links = True
@@ -294,6 +298,7 @@ class _Scanner:
             self.msg(f"Can't open directory {_s(entry.path)}: {_strerror(exc)}", verbose=True)
             return
         with d:
+            self.link_text.clear()  # (kept for the links' checks below)
             libs = self._read_dir(d, entry, reg)
             # What was read is remembered for the directory's own links (the common case),
             # not for the whole run: memory stays bounded by the largest directory.
@@ -348,28 +353,11 @@ class _Scanner:
                     continue
             else:
                 link = dtype == DT_LNK
-            try:
-                h = d.handle(name, link=link)
-            except RootError as exc:
-                if not link:
-                    self.msg(f"Cannot lstat {_s(file_name)}: {_strerror(exc)}")
-                    continue
-                # A dangling symlink (or a loop).
-                self.msg(f"Cannot stat {_s(file_name)}: {_strerror(exc)}", verbose=True)
-                if opt.update_links and b".so." in name:
-                    self.plan.events.append(Removal(file_name))
-                continue
-            with h:
-                is_link = h.is_link
-                st = h.st
-                if not in_hwcaps and stat.S_ISDIR(st.st_mode) and b.legacy_hwcaps and \
-                        self.legacy.is_hwcap_platform(name):
-                    reg.add_single(_Dir(file_name, entry.origin, entry.line, entry.flag,
-                                        st.st_dev, st.st_ino), False)
-                    continue
-                if not is_link and not stat.S_ISREG(st.st_mode):
-                    continue
-                lib = self._probe(h, file_name, is_link)
+            lib = self._remembered(d, name, link) if self.warm else None
+            if lib is not None:
+                is_link = link
+            else:
+                lib, is_link = self._read_entry(d, entry, reg, name, file_name, link)
             if lib is None:
                 continue
             soname = lib.soname if lib.soname is not None else implicit_soname(name, b)
@@ -407,12 +395,58 @@ class _Scanner:
         # New sonames were pushed at the head of ldconfig's list.
         return [libs[s] for s in reversed(order)]
 
-    def _probe(self, h: FileHandle, file_name: bytes, is_link: bool) -> Library | None:
-        st = h.st
-        # Each file is read once per run: a SONAME link and the library it names are one
-        # inode (ldconfig reads both).  Only results that do not depend on the name are
-        # kept (process_file decides).
-        key = file_ident(st)
+    def _read_entry(self, d: Dir, entry: _Dir, reg: _Registry, name: bytes, file_name: bytes,
+                    link: bool) -> tuple[Library | None, bool]:
+        """The probe of one directory entry through an in-root handle on what it names (and
+        whether that was a link): None where it names no library."""
+        b, opt = self.b, self.opt
+        in_hwcaps = entry.hwcaps_name is not None
+        try:
+            h = d.handle(name, link=link)
+        except RootError as exc:
+            if not link:
+                self.msg(f"Cannot lstat {_s(file_name)}: {_strerror(exc)}")
+                return None, False
+            # A dangling symlink (or a loop).
+            self.msg(f"Cannot stat {_s(file_name)}: {_strerror(exc)}", verbose=True)
+            if opt.update_links and b".so." in name:
+                self.plan.events.append(Removal(file_name))
+            return None, False
+        with h:
+            is_link = h.is_link
+            st = h.st
+            if not in_hwcaps and stat.S_ISDIR(st.st_mode) and b.legacy_hwcaps and \
+                    self.legacy.is_hwcap_platform(name):
+                reg.add_single(_Dir(file_name, entry.origin, entry.line, entry.flag,
+                                    st.st_dev, st.st_ino), False)
+                return None, False
+            if not is_link and not stat.S_ISREG(st.st_mode):
+                return None, False
+            lib = self._probe(h, file_name, is_link)
+        return lib, is_link
+
+    def _remembered(self, d: Dir, name: bytes, link: bool) -> Library | None:
+        """What this run or the aux cache already has for the regular file that entry
+        ``name`` is, or that its symlink names in the same directory, found by ``lstat``
+        alone: two syscalls fewer a file on a warm run.  None sends the entry the long way
+        (a handle), as does anything but a plain name to a regular file here."""
+        try:
+            if link:
+                target = self.link_text[name] = d.readlink(name)
+                if not target or b"/" in target or target in (b".", b".."):
+                    return None
+                st = d.lstat(target)
+            else:
+                st = d.lstat(name)
+        except RootError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return self._known(file_ident(st))
+
+    def _known(self, key: Ident) -> Library | None:
+        """The result remembered for the file identified by ``key`` (this directory's files
+        read so far, then the aux cache)."""
         seen = self.seen.get(key)
         if seen is not None:
             return seen
@@ -422,6 +456,17 @@ class _Scanner:
                 self.plan.reused += 1
                 self.seen[key] = hit
                 return hit
+        return None
+
+    def _probe(self, h: FileHandle, file_name: bytes, is_link: bool) -> Library | None:
+        st = h.st
+        # Each file is read once per run: a SONAME link and the library it names are one
+        # inode (ldconfig reads both).  Only results that do not depend on the name are
+        # kept (process_file decides).
+        key = file_ident(st)
+        known = self._known(key)
+        if known is not None:
+            return known
         try:
             fd = h.open()
         except RootError as exc:
@@ -491,15 +536,18 @@ class _Scanner:
             self.plan.events.append(LinkOp(path, soname, libname, needed, remove))
 
 
-    @staticmethod
-    def _link_is_right(d: Dir, libname: bytes, soname: bytes) -> bool:
+    def _link_is_right(self, d: Dir, libname: bytes, soname: bytes) -> bool:
         """The common cases of create_links' "link is already correct", decided from the
         open directory alone: the library is its own soname, or ``soname`` is a symlink whose
-        text is exactly ``libname`` (a sibling, so both stat to the same file)."""
+        text is exactly ``libname`` (a sibling, so both stat to the same file) — as read
+        while this directory was listed, where it was."""
         if libname == soname:
             return True
         if b"/" in soname or soname in (b".", b"..") or b"/" in libname:
             return False
+        text = self.link_text.get(soname)
+        if text is not None:
+            return text == libname
         try:
             return stat.S_ISLNK(d.lstat(soname).st_mode) and d.readlink(soname) == libname
         except RootError:
@@ -509,6 +557,8 @@ class _Scanner:
 if TYPE_CHECKING:  # pragma: no cover
     class AuxLookup(Protocol):
         """The aux cache as the scanner uses it (see :mod:`ldcache.auxcache`)."""
+
+        known: dict[Ident, Library]
 
         def lookup(self, ident: Ident) -> Library | None: ...
 

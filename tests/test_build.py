@@ -153,6 +153,33 @@ def test_aux_cache_same_output(tmp_path, generator):
     assert again.plan.probed <= len(files) < names  # never more reads than files
 
 
+def test_warm_run_stats_what_the_aux_cache_knows(tmp_path, monkeypatch, generator):
+    """On a warm run a library the aux cache knows, or a SONAME link to a sibling it knows,
+    is recognised by lstat alone: no in-root handle is made for it (cold: one per entry),
+    and the bytes are the same."""
+    from ldcache.build import BuildOptions, run_build
+    from ldcache.inroot import Dir
+
+    root = image_root(tmp_path / "r")
+    (root / "var/cache").mkdir(parents=True)
+    handles: list[bytes] = []
+    real = Dir.handle
+
+    def counting(self, name, **kw):
+        handles.append(name)
+        return real(self, name, **kw)
+
+    monkeypatch.setattr(Dir, "handle", counting)
+    cold = run_build(BuildOptions(root=str(root), generator=generator))
+    cold_handles = len(handles)
+    handles.clear()
+    warm = run_build(BuildOptions(root=str(root), generator=generator))
+    assert warm.cache_bytes == cold.cache_bytes and warm.plan is not None
+    assert warm.plan.reused >= 25
+    # (what is left: files that are no library, which nobody remembers, and odd links)
+    assert len(handles) <= cold_handles - warm.plan.reused, (cold_handles, handles)
+
+
 def test_aux_cache_keeps_any_file_time(tmp_path, generator):
     """A file dated past 2262 (its time in ns beyond a signed 64-bit field) is remembered
     and recognised like any other: no crash, the same bytes, taken from the aux cache."""
