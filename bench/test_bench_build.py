@@ -6,8 +6,8 @@ every round sees the same tree); cold runs with -i (no aux cache), warm runs wit
 
 Budgets (asserted; issue 11 asks for ≤ 1.5× ldconfig everywhere):
 * large roots — 10 directories × 1,000 libraries with their links, the flat 10,000, and
-  50,000 — whole process ≤ 1.5× ldconfig; the 50,000 root's peak RSS: see
-  :data:`RSS_50K_BUDGET` (the issue asks for ≤ 2× ldconfig's + the floor's);
+  50,000 — whole process ≤ 1.5× ldconfig; the 50,000 root's peak RSS ≤ 2× ldconfig's +
+  the floor's (:data:`RSS_50K_BUDGET`);
 * small real roots (a Debian image, the machine's libdir), where ldconfig's whole run
   takes less time than the interpreter needs to start: see :data:`SMALL_ROOT_BUDGET`.
 """
@@ -40,10 +40,10 @@ from workloads import debian_root, flat_root, libdirs_root, machine_root, pair
 #: the imports alone (~7 ms) cost more again.
 SMALL_ROOT_BUDGET = {"cold": 6.0, "warm": 8.0}
 LARGE_ROOT_BUDGET = 1.5
-#: The 50,000 root's peak RSS over (2 × ldconfig's + the floor's): a guard at what this code
-#: measures (1.5×: ~1.7 KB a library — the plan's entries and links, the probe results the
-#: aux cache keeps, the cache's entries), with a margin; the issue's goal is 1.0×.
-RSS_50K_BUDGET = 1.8
+#: The 50,000 root's peak RSS over (2 × ldconfig's + the floor's): the issue's bound
+#: (measured 0.87× here: ~0.8 KB a library — the plan's entries, the aux cache's records,
+#: and while the file is encoded its string table's offsets).
+RSS_50K_BUDGET = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -144,5 +144,4 @@ def test_size_sweep(base, ldconfig):
     budget("build 50,000 cold: ldcache/ldconfig", ours_t[-1] / theirs_t[-1], LARGE_ROOT_BUDGET,
            "×")
     budget("build 50,000: peak RSS / (2 × ldconfig's + floor's)",
-           rss["ldcache"] / (2 * rss["ldconfig"] + rss["floor"]), RSS_50K_BUDGET, "×",
-           goal="≤ 1.0×")
+           rss["ldcache"] / (2 * rss["ldconfig"] + rss["floor"]), RSS_50K_BUDGET, "×")
