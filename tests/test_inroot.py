@@ -1340,8 +1340,9 @@ def test_write_atomic_without_replacing(world: World) -> None:
 
 
 def test_libc_without_ctypes_python_half_matches_ctypes():
-    """openat2 and fstatfs through _ctypes alone (no `import ctypes` at start-up) give what
-    they give through ctypes: the same inode opened in-root, the same file-system type."""
+    """openat2 and fstatfs through _ctypes alone (no `import ctypes` at start-up, nor
+    `import struct`) give what they give through ctypes: the same inode opened in-root, the
+    same file-system type."""
     import subprocess
     import sys
 
@@ -1354,18 +1355,19 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
             "import os\n"
             "fd = os.open('/proc', os.O_RDONLY)\n"
             "assert _kernel._fs_type(fd) == _kernel._PROC_SUPER_MAGIC\n"
-            "print('ctypes' in sys.modules)\n")
+            "print('ctypes' in sys.modules, 'struct' in sys.modules)\n")
     if not inroot.openat2_available():
         pytest.skip("this kernel has no openat2")
     out = subprocess.run([sys.executable, "-I", "-S", "-c",
                           f"import sys; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
                           + code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "False\n"  # ctypes' Python half never imported
+    assert out.stdout == "False False\n"  # ctypes' Python half never imported, nor struct
 
     core, full = object.__new__(_kernel._Libc), object.__new__(_kernel._Libc)
     core._from_ctypes_core()
     full._from_ctypes()
+    assert core.long_size == full.long_size == struct.calcsize("l")
     how = struct.pack("=QQQ", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
                       _kernel._RESOLVE)
     top = os.open("/", os.O_PATH | os.O_DIRECTORY)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
 import sys
 
 TYPE_CHECKING = False
@@ -69,6 +68,8 @@ class _Libc:
     fstatfs: Any
     get_errno: Any
     buffer: Any
+    #: sizeof(long), what fstatfs's f_type is
+    long_size: int
 
     def __init__(self) -> None:
         try:
@@ -123,6 +124,7 @@ class _Libc:
         self.fstatfs = Fstatfs(_ctypes.dlsym(handle, "fstatfs"))
         self.get_errno = _ctypes.get_errno
         self.buffer = buffer
+        self.long_size = _ctypes.sizeof(c_long)
 
     def _from_ctypes(self) -> None:
         import ctypes
@@ -137,6 +139,7 @@ class _Libc:
         self.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
         self.get_errno = ctypes.get_errno
         self.buffer = ctypes.create_string_buffer
+        self.long_size = ctypes.sizeof(ctypes.c_long)
 
 
 _libc_cache: list[_Libc] = []
@@ -162,9 +165,12 @@ def _openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = 
     key = (flags, mode, resolve)
     how = _how_cache.get(key)
     if how is None:
-        # struct open_how {u64 flags, mode, resolve}, passed as a read-only buffer (the
-        # kernel only reads it; never changed once made: shareable by threads).
-        how = _how_cache[key] = struct.pack("=QQQ", flags, mode, resolve)
+        # struct open_how {u64 flags, mode, resolve} in native byte order, passed as a
+        # read-only buffer (the kernel only reads it; never changed once made: shareable by
+        # threads).  int.to_bytes, not struct.pack: the struct module costs a hook's start
+        # a quarter of a millisecond, and nothing else there needs it.
+        how = _how_cache[key] = b"".join(v.to_bytes(8, sys.byteorder)
+                                         for v in (flags, mode, resolve))
     tries = 0
     while True:
         fd: int = lib.syscall(lib.nr_openat2, dirfd, path, how, 24)
@@ -208,7 +214,7 @@ def _fs_type(fd: int) -> int:
     buf = lib.buffer(256)  # struct statfs (120 bytes on LP64), f_type its first long
     if lib.fstatfs(fd, buf) != 0:
         return 0
-    size = struct.calcsize("l")
+    size = lib.long_size
     return int.from_bytes(bytes(buf)[:size], sys.byteorder) & 0xFFFFFFFF
 
 
