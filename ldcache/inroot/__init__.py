@@ -34,7 +34,20 @@ from ._fd import DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UN
 from ._kernel import MAXSYMLINKS, openat2_available
 from .handles import Dir, FileHandle
 from .root import Root
-from .tempnames import is_temp_name, temp_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from .tempnames import is_temp_name, temp_name
+else:
+    def __getattr__(name: str) -> object:
+        """temp_name and is_temp_name, from :mod:`.tempnames` when first asked for: only
+        what makes or cleans up temporaries loads that module (as the glob and mount code
+        are loaded by the first glob and mount)."""
+        if name in ("temp_name", "is_temp_name"):
+            from . import tempnames
+
+            return getattr(tempnames, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DT_UNKNOWN",

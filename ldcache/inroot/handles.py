@@ -12,7 +12,6 @@ import stat
 from . import _kernel
 from ._fd import _BAD_NAMES, _fsencode, _not_regular, _reopen, _scan, _Wrapping
 from ._kernel import _O_CLOEXEC, _O_NOCTTY, _O_NOFOLLOW, _O_PATH, _have_proc, _proc_fd
-from .tempnames import _create_temp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -171,6 +170,8 @@ class Dir:
         non-directory there: the link is made under a :func:`temp_name` in this directory and
         renamed over NAME, both relative to this directory's fd, so no change to the tree
         elsewhere can send the two steps to different places.  On failure nothing is left."""
+        from .tempnames import _create_temp
+
         n = self._name(name)
         t = _fsencode(target)
         with _Wrapping(self._root, self._child(n)):

@@ -44,7 +44,6 @@ from ._kernel import (
     openat2_available,
 )
 from .handles import Dir, FileHandle
-from .tempnames import _create_temp, _is_temp_of, _temp_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -628,6 +627,8 @@ class Root:
         directory is not fsynced: after a power loss the rename may be undone, which leaves
         the complete old file.
         """
+        from .tempnames import _create_temp
+
         p = self._arg(path)
         with _Wrapping(self, p), _ParentDir(self, p, readable=True) as (dfd, name):
             tmp, fd = _create_temp(name, lambda t: os.open(
@@ -654,6 +655,8 @@ class Root:
 
     def remove_stale_temps(self, path: PathArg) -> int:
         """Remove leftover ``write_atomic`` temporaries of ``path`` (after a crash); the count."""
+        from .tempnames import _is_temp_of, _temp_prefix
+
         p = self._arg(path)
         with _Wrapping(self, p), _ParentDir(self, p, readable=True) as (dfd, name):
             prefix = _temp_prefix(name)
