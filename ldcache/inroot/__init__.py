@@ -30,10 +30,19 @@ The semantics are those of glibc's ``chroot_canon`` (ldconfig spec §7.6) and of
 
 from __future__ import annotations
 
-from ._fd import DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN
-from ._kernel import MAXSYMLINKS, openat2_available
-from .handles import Dir, FileHandle
-from .root import Root
+from ._kernel import (
+    DT_BLK,
+    DT_CHR,
+    DT_DIR,
+    DT_FIFO,
+    DT_LNK,
+    DT_REG,
+    DT_SOCK,
+    DT_UNKNOWN,
+    MAXSYMLINKS,
+    openat2_available,
+)
+from .root import Dir, FileHandle, Root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

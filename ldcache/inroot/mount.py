@@ -10,7 +10,6 @@ import errno
 import os
 import stat
 
-from ._fd import _not_regular, _same, _Wrapping, _write_all
 from ._kernel import (
     _O_CLOEXEC,
     _O_DIRECTORY,
@@ -19,8 +18,12 @@ from ._kernel import (
     _O_PATH,
     _fs_type,
     _have_proc,
+    _not_regular,
     _proc_fd,
+    _same,
     _syscall_nr,
+    _Wrapping,
+    _write_all,
 )
 from .tempnames import temp_name
 
@@ -28,7 +31,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Optional
 
-    from ._fd import PathArg, _RootLike
+    from ._kernel import PathArg, _RootLike
 
 #: False: never use the fd-based mount API (tests set it to exercise the mount(2) path).
 _detached_mounts: Optional[bool] = None
