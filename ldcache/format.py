@@ -780,14 +780,13 @@ def build(cache: Cache) -> bytes:
 
     # String table and each entry's (key, value) offsets within it (made twice where both
     # tables need them, rather than kept: at 50,000 entries a list of pairs is megabytes).
+    pairs: list[tuple[int, int]] | None = None
+    offsets: dict[bytes, int] = {}
     if cache.string_table == "concat":
         table, pairs = concat_string_table(entries)
         hwcaps_positions: list[int] = []
         if hwcaps:
             raise ValueError("glibc-hwcaps names need a merged string table")
-
-        def positions() -> Iterable[tuple[int, int]]:
-            return pairs
     else:
         strings: list[bytes] = [s for e in entries for s in (e.path, e.soname)]
         strings.extend(interned)
@@ -795,9 +794,6 @@ def build(cache: Cache) -> bytes:
         table, offsets = merged_string_table(strings)
         del strings
         hwcaps_positions = [offsets[h] for h in hwcaps] if cache.layout != "old" else []
-
-        def positions() -> Iterable[tuple[int, int]]:
-            return ((offsets[e.soname], offsets[e.path]) for e in entries)
 
     parts: list[bytes | bytearray] = []
     if cache.layout == "old":
@@ -811,7 +807,7 @@ def build(cache: Cache) -> bytes:
         old_rows = bytearray()
         row = lay.old_entry_struct.pack
         last = b""
-        for e, (key, value) in zip(entries, positions()):
+        for e, (key, value) in zip(entries, _positions(entries, pairs, offsets)):
             if e.legacy_hwcap == 0:  # (_old_table_indices)
                 last = row(e.flags, str_offset + key, str_offset + value)
                 old_rows += last
@@ -832,7 +828,7 @@ def build(cache: Cache) -> bytes:
         rows = bytearray(NEW_ENTRY_SIZE * n)
         pack_into = lay.new_entry_struct.pack_into
         at = 0
-        for e, (k, v) in zip(entries, positions()):
+        for e, (k, v) in zip(entries, _positions(entries, pairs, offsets)):
             pack_into(rows, at, e.flags, str_offset + k, str_offset + v, e.osversion, e.hwcap)
             at += NEW_ENTRY_SIZE
         parts.append(rows)
@@ -843,8 +839,17 @@ def build(cache: Cache) -> bytes:
                                            [str_offset + p for p in hwcaps_positions]))
     else:
         parts.append(table)
-    del positions  # (and the string offsets it holds: freed before the copy is made)
+    del offsets  # (freed before the join copies the parts)
     return b"".join(parts)
+
+
+def _positions(entries: Sequence[Entry], pairs: list[tuple[int, int]] | None,
+               offsets: dict[bytes, int]) -> Iterable[tuple[int, int]]:
+    """Each entry's (key, value) string offsets: the concatenated table's pairs, or looked
+    up in the merged table's offsets."""
+    if pairs is not None:
+        return pairs
+    return ((offsets[e.soname], offsets[e.path]) for e in entries)
 
 
 def _build_extensions(lay: _Layout, cache: Cache, ext_offset: int,
