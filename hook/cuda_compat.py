@@ -375,12 +375,13 @@ def run(ctx: Context) -> None:
         return
     compat_root = ctx.string("cuda-compat-container-root") or "/usr/local/cuda/compat"
     ctx.container_root()  # the OCI state is read (and checked) first
-    from .update_ldcache import write_dropin
-
     with ctx.open_root() as root:
         d = compat_dir(root, compat_root, host_driver, host_cuda, ctx.log)
         if d is None:
             return
+        # (update-ldcache's module, ~0.3 ms to load, only when there is a drop-in to write)
+        from .update_ldcache import write_dropin
+
         path = write_dropin(root, b"00-compat-", [d], lambda: _uuid4_text(os.urandom(16)))
         ctx.log.debug(f"Adding directories [{os.fsdecode(d)}] to {os.fsdecode(path)}")
 
