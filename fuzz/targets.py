@@ -88,12 +88,11 @@ def old_strings_read_as_new_header(out: bytes, order: str) -> bool:
     first string (a built one's come from absolute paths): converted to the old layout, it
     is written as the layout says and cannot be read back, by glibc or by ldcache
     (fuzz/regressions/cache/old-strings-at-new-header-place)."""
-    from ldcache.format import NEW_MAGIC, NEW_VERSION, OLD_ENTRY_SIZE, OLD_HEADER_SIZE
+    from ldcache.format import NEW_MAGIC, NEW_VERSION, OLD_HEADER_SIZE, hidden_header_offset
 
     n = int.from_bytes(out[OLD_HEADER_SIZE - 4:OLD_HEADER_SIZE],
                        "big" if order == "big" else "little")
-    place = (OLD_HEADER_SIZE + OLD_ENTRY_SIZE * n + 7) & ~7
-    return out.startswith(NEW_MAGIC + NEW_VERSION, place)
+    return out.startswith(NEW_MAGIC + NEW_VERSION, hidden_header_offset(n))
 
 
 def cache_target(data: bytes) -> None:

@@ -48,6 +48,8 @@ __all__ = [
     "BYTE_ORDERS",
     "merged_string_table",
     "concat_string_table",
+    "old_table_count",
+    "hidden_header_offset",
 ]
 
 OLD_MAGIC = b"ld.so-1.7.0"
@@ -459,6 +461,12 @@ def decode(data: bytes) -> RawCache:
     raise CacheFormatError("not a cache file (bad magic)", 0)
 
 
+def hidden_header_offset(nlibs: int) -> int:
+    """Where glibc's readers look for a compat file's new header in a file whose old
+    table has ``nlibs`` entries: the 8-byte boundary after them (ALIGN_CACHE)."""
+    return (OLD_HEADER_SIZE + OLD_ENTRY_SIZE * nlibs + 7) & ~7
+
+
 def _decode_old(data: bytes) -> RawCache:
     if data[len(OLD_MAGIC)] != 0:
         raise CacheFormatError("nonzero byte after the old magic", len(OLD_MAGIC))
@@ -477,7 +485,7 @@ def _decode_old(data: bytes) -> RawCache:
     # new header there is the file's, malformed or not.  The i386 place (4-byte boundary)
     # is used only when a new cache parses there.
     hidden_error: CacheFormatError | None = None
-    glibc_offset = (base + 7) & ~7
+    glibc_offset = hidden_header_offset(n)
     for new_offset in sorted({base, glibc_offset, (base + 3) & ~3}):
         if data.startswith(NEW_MAGIC + NEW_VERSION, new_offset) and \
                 len(data) >= new_offset + NEW_HEADER_SIZE:
@@ -699,9 +707,10 @@ def _string_table_kind(table: bytes, entries: Sequence[Entry], names: Sequence[b
     return "merged"
 
 
-def _old_table_indices(entries: Sequence[Entry]) -> list[int]:
-    """The entries a writer puts in the old table: all but those of legacy hwcap directories."""
-    return [i for i, e in enumerate(entries) if e.legacy_hwcap == 0]
+def old_table_count(entries: Iterable[Entry]) -> int:
+    """How many entries a writer puts in the old table: all but those of legacy hwcap
+    directories (``legacy_hwcap`` nonzero)."""
+    return sum(1 for e in entries if e.legacy_hwcap == 0)
 
 
 def _interpret_old(raw: RawCache) -> Cache:
@@ -771,8 +780,8 @@ def build(cache: Cache) -> bytes:
         elif cache.layout == "old":
             interned = cache.written_hwcaps
     n = len(entries)
-    old_rows_idx = _old_table_indices(entries) if cache.layout != "new" else []
-    n_old = len(old_rows_idx)
+    n_listed = old_table_count(entries) if cache.layout != "new" else 0
+    n_old = n_listed
     if cache.layout == "compat":
         n_old += n_old & 1  # the last entry is duplicated to keep the new header aligned
         # With legacy hwcap entries glibc 2.33-2.36 fill this old table from the wrong
@@ -808,10 +817,10 @@ def build(cache: Cache) -> bytes:
         row = lay.old_entry_struct.pack
         last = b""
         for e, (key, value) in zip(entries, _positions(entries, pairs, offsets)):
-            if e.legacy_hwcap == 0:  # (_old_table_indices)
+            if e.legacy_hwcap == 0:  # (old_table_count)
                 last = row(e.flags, str_offset + key, str_offset + value)
                 old_rows += last
-        if n_old > len(old_rows_idx):
+        if n_old > n_listed:
             old_rows += last
         parts.append(old_rows)
         size = len(parts[0]) + len(old_rows)

@@ -22,7 +22,14 @@ from .cacheflags import FLAG_ANY, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG
 from .conf import parse_conf, trim_dir
 from .elf import Library, process_file, soname_from_file_name
 from .errors import RootError
-from .format import HWCAP_EXTENSION, Cache, Entry
+from .format import (
+    HWCAP_EXTENSION,
+    OLD_ENTRY_SIZE,
+    OLD_HEADER_SIZE,
+    Cache,
+    Entry,
+    old_table_count,
+)
 from .glibc import Behaviour
 from .hwcaps import LegacyHwcaps, legacy_hwcaps
 from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
@@ -242,7 +249,8 @@ class _Lib:
 
 class _Scanner:
     def __init__(self, root: Root, arch: Arch, b: Behaviour, options: BuildOptions, plan: Plan,
-                 legacy: LegacyHwcaps, aux: "AuxLookup | None") -> None:
+                 legacy: LegacyHwcaps, aux: "AuxLookup | None", *,
+                 settled_links: bool = True) -> None:
         self.root = root
         self.arch = arch
         self.b = b
@@ -261,7 +269,7 @@ class _Scanner:
         self.warm = bool(aux is not None and aux.known)
         #: whether links that need no change are planned too (as LinkOps with needed=False;
         #: see plan())
-        self.settled_links = True
+        self.settled_links = settled_links or options.verbose
 
     def msg(self, text: str, verbose: bool = False) -> None:
         if verbose and not self.opt.verbose:
@@ -602,9 +610,8 @@ def plan(root: Root, arch: Arch, b: Behaviour, options: BuildOptions, *,
         for sd in system_dirs:
             reg.add_dir(sd, b"<builtin>", 0)
     legacy = legacy_hwcaps(arch, extra_hwcaps, version=b.version)
-    scanner = _Scanner(root, arch, b, options, result, legacy, aux)
-    scanner.settled_links = settled_links or options.verbose
-    scanner.scan(reg)
+    _Scanner(root, arch, b, options, result, legacy, aux,
+             settled_links=settled_links).scan(reg)
     result.aux = aux
     return result._freeze()
 
@@ -684,7 +691,7 @@ def make_cache(p: Plan, arch: Arch, b: Behaviour, *, layout: str | None = None,
     bias = 0
     if layout == "old" and b.old_format_pad_bug:
         # glibc ≤ 2.32 adds the compat alignment pad to every old-only string offset.
-        table_end = 16 + 12 * sum(1 for e in entries if e.legacy_hwcap == 0)
+        table_end = OLD_HEADER_SIZE + OLD_ENTRY_SIZE * old_table_count(entries)
         bias = -table_end % arch.cache_align
     return Cache(
         entries=tuple(entries),
