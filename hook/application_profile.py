@@ -26,8 +26,8 @@ an existing file ends up with mode 0444.
 from __future__ import annotations
 
 import errno
-import os
 
+from ldcache import _os as os
 from ldcache._record import Record
 from ldcache.errors import RootError
 from ldcache.inroot import DT_CHR, Root

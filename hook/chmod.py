@@ -14,9 +14,9 @@ failure is an error after every path has been tried.  The mode is octal, at most
 from __future__ import annotations
 
 import errno
-import os
 import stat
 
+from ldcache import _os as os
 from ldcache.errors import RootError
 from ldcache.inroot import FileHandle, Root
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from ldcache import _os as os
 from ldcache.errors import LdcacheError
 
 from .log import Log
@@ -65,7 +64,7 @@ class Context:
         from ldcache.inroot import Root
 
         path = self.container_root()
-        if not path or os.path.normpath(path) in ("/", "//"):
+        if not path or os.normpath(path) in ("/", "//"):
             raise HookError(f"refusing to use root {path!r}: not a container root")
         try:
             root = Root(path)

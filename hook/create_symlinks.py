@@ -13,8 +13,7 @@ once; a malformed one (no ``::``, or an empty side) is an error and nothing is c
 
 from __future__ import annotations
 
-import os
-
+from ldcache import _os as os
 from ldcache.errors import RootError
 from ldcache.inroot import Root
 

@@ -24,9 +24,9 @@ bounded); a malformed file only costs the note (a warning), never the hook.
 
 from __future__ import annotations
 
-import os
 import stat
 
+from ldcache import _os as os
 from ldcache.errors import RootError
 from ldcache.inroot import DT_REG, Root
 

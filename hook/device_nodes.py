@@ -32,9 +32,9 @@ image's ``/run``, removed afterwards.
 from __future__ import annotations
 
 import errno
-import os
 import stat
 
+from ldcache import _os as os
 from ldcache.errors import RootError
 
 from .context import Context, HookError, why

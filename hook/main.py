@@ -22,9 +22,11 @@ hook does.  The defences, in order:
    ``sys.executable -I -S -X utf8 -c BOOT`` with the same explicit ``sys.path`` and an environment
    holding only the ``NVIDIA_CTK_*``/``NVIDIA_CDI_*`` debug/quiet variables.  Everything the
    hook then imports (``ldcache``, ``construct``, ``json``…) and does comes from the
-   isolated interpreter.  Before that point this module imports nothing but ``os`` and
-   ``sys`` (both loaded before any ``PYTHONPATH`` entry is consulted; hence also no
-   ``from __future__`` import here) and ``site`` (loaded at start-up).
+   isolated interpreter.  Before that point this module imports nothing but ``posix`` and
+   ``sys`` (built in, found before any ``PYTHONPATH`` entry is consulted; hence also no
+   ``from __future__`` import here), and, to re-execute, ``os`` and ``site`` (loaded at
+   start-up of such an interpreter).  (``os`` itself costs an isolated start ~1 ms: the
+   launcher's path never imports it, see :mod:`ldcache._os`.)
 
    What re-execution *cannot* undo is what ran before :func:`main` got control: a pip
    console script starts a non-isolated interpreter, which processes ``PYTHONPATH`` (a
@@ -39,7 +41,7 @@ Nothing in the container image is ever executed: the hooks only read and write f
 through :class:`ldcache.inroot.Root`.
 """
 
-import os
+import posix
 import sys
 
 TYPE_CHECKING = False
@@ -55,17 +57,25 @@ KEEP_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG", "NVIDIA_CTK_QUIET", "NVIDIA_
             "NVIDIA_CTK_CONFIG")
 #: Set in the re-executed interpreter's environment (a guard against exec loops).
 _MARK = "CDI_HOOK_REEXEC"
-#: The directory holding this package, found now: ``__file__`` may be relative to the
-#: working directory, which the hook leaves first thing.
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The working directory at import: ``__file__`` may be relative to it, and the hook
+#: leaves it first thing (:func:`_package_dir` resolves against it).
+_START_CWD = posix.getcwd() if not __file__.startswith("/") else "/"
+
+
+def _package_dir() -> str:
+    """This package's own directory, whatever it is called (absolute)."""
+    import os
+
+    return os.path.dirname(os.path.normpath(os.path.join(_START_CWD, __file__)))
 
 
 def isolated_sys_path() -> "list[str]":
     """What the isolated interpreter appends to its (standard-library-only) ``sys.path``:
     the directory holding this package, then the interpreter's site-packages directories."""
-    out = [_PACKAGE_PARENT]
+    import os
     import site  # already loaded at start-up (or harmless: standard library, -I -S)
 
+    out = [os.path.dirname(_package_dir())]
     try:
         dirs = site.getsitepackages()
     except AttributeError:  # pragma: no cover - virtualenv's old site.py
@@ -78,9 +88,6 @@ def isolated_sys_path() -> "list[str]":
 
 #: The name this package is installed under (its folder in the source tree is ``hook/``).
 PACKAGE = "ldcache_hook"
-#: This package's own directory, whatever it is called.
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
 
 def import_lines(paths: "list[str]") -> str:
     """Python lines that, in an interpreter started with ``-I -S``, extend ``sys.path`` with
@@ -90,15 +97,18 @@ def import_lines(paths: "list[str]") -> str:
     source tree (``pip install -e .``) its folder is ``hook/``, mapped to the name by an
     import hook that ``-S`` never loads: then the package is bound to its name from its
     directory, found now."""
+    import os
+
     lines = "import sys\n" f"sys.path[len(sys.path):] = {paths!r}\n"
-    if os.path.basename(_PACKAGE_DIR) != PACKAGE:
-        init = os.path.join(_PACKAGE_DIR, "__init__.py")
+    package_dir = _package_dir()
+    if os.path.basename(package_dir) != PACKAGE:
+        init = os.path.join(package_dir, "__init__.py")
         # importlib's own frozen halves, loaded at start-up (importlib.util imports
         # contextlib and more: milliseconds of a hook's budget).
         lines += ("from _frozen_importlib_external import spec_from_file_location as _sf\n"
                   "from _frozen_importlib import module_from_spec as _mf\n"
                   f"_s = _sf({PACKAGE!r}, {init!r}, "
-                  f"submodule_search_locations=[{_PACKAGE_DIR!r}])\n"
+                  f"submodule_search_locations=[{package_dir!r}])\n"
                   "_m = _mf(_s)\n"
                   f"sys.modules[{PACKAGE!r}] = _m\n"
                   "_s.loader.exec_module(_m)\n")
@@ -118,12 +128,14 @@ def boot_code(paths: "list[str]") -> str:
 def _isolate(argv: "list[str]") -> None:
     """Leave the inherited directory and umask; become an isolated interpreter (may exec)."""
     try:
-        os.chdir("/")
+        posix.chdir("/")
     except OSError:
         pass
-    os.umask(0o022)
+    posix.umask(0o022)
     if sys.flags.isolated:
         return
+    import os  # (loaded at such an interpreter's start-up, by site)
+
     if os.environ.get(_MARK) == "1":
         # Re-executed once already and still not isolated: never loop.
         return
@@ -168,7 +180,7 @@ def _exit(code: int) -> "NoReturn":
             stream.flush()
         except (OSError, ValueError, AttributeError):
             pass
-    os._exit(code)
+    posix._exit(code)
 
 
 def build_parser() -> "argparse.ArgumentParser":
@@ -179,7 +191,7 @@ def build_parser() -> "argparse.ArgumentParser":
 
 
 def _prog(argv0: str) -> str:
-    base = os.path.basename(argv0 or "")
+    base = (argv0 or "").rpartition("/")[2]
     if base.startswith(("nvidia-cdi-hook", "nvidia-ctk", "cdi-hook")):
         return base
     return "cdi-hook"
@@ -191,7 +203,7 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
 
     ``process``: this is the hook's own process (garbage collection, disabled while
     importing, is turned back on for the work, the modules frozen out of its way)."""
-    from ldcache import __version__
+    from ldcache import __version__, _os
     from ldcache.errors import LdcacheError
 
     from .context import Context, why
@@ -199,7 +211,7 @@ def run(argv0: str, args: "list[str]", *, stdin: "BinaryIO | None" = None,
     from .parser import env_bool, parse, shape_of
     from .table import DEBUG_ENV, QUIET_ENV
 
-    environ = os.environ if env is None else env
+    environ = _os.environ if env is None else env
     prog = _prog(argv0)
     inv = parse(args, shape_of(argv0))
     log = Log(prog)

@@ -13,9 +13,9 @@ still only opened if it is a regular file, without blocking.
 
 from __future__ import annotations
 
-import os
 import stat
 
+from ldcache import _os as os
 from ldcache._record import Record
 from ldcache.errors import LdcacheError
 
@@ -163,7 +163,7 @@ def _open_regular(path: str, what: str) -> BinaryIO:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise StateError(f"{what} {path} is not a regular file")
-        return os.fdopen(fd, "rb")
+        return open(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
@@ -174,7 +174,7 @@ def _config_root(bundle: str) -> str:
     if not bundle:
         raise StateError("failed to determine container root: the state has neither a "
                          "'root' nor a 'bundle'")
-    path = os.path.join(bundle, "config.json")
+    path = os.join(bundle, "config.json")
     with _open_regular(path, "OCI spec file") as f:
         data = _read_bounded(f, MAX_CONFIG_BYTES, f"OCI spec file {path}")
     spec = _decode_first(data, f"OCI spec file {path}")
@@ -200,12 +200,12 @@ def container_root(state: State) -> str:
     relative path is relative to the bundle.  Never empty.
     """
     root = state.root or _config_root(state.bundle)
-    if not os.path.isabs(root):
-        if not state.bundle or not os.path.isabs(state.bundle):
+    if not os.isabs(root):
+        if not state.bundle or not os.isabs(state.bundle):
             raise StateError(f"failed to determine container root: relative root path "
                              f"{root!r} and no absolute bundle path")
-        root = os.path.join(state.bundle, root)
-    root = os.path.normpath(root)
+        root = os.join(state.bundle, root)
+    root = os.normpath(root)
     if root.startswith("//"):
         root = "/" + root.lstrip("/")
     return root

@@ -25,7 +25,7 @@ Three argv shapes are answered (decided by :func:`shape_of` from argv[0]):
 
 from __future__ import annotations
 
-import os
+from ldcache import _os as os
 
 from .table import BY_NAME, CTK_FLAGS, GLOBAL_FLAGS, HELP_FLAG, HOOKS, VERSION_FLAG
 
@@ -214,7 +214,7 @@ def _first_positional(args: Sequence[str], flags: Mapping[str, Flag]) -> Optiona
 def shape_of(argv0: str) -> str:
     """"nvidia-ctk" when invoked under that name (``nvidia-ctk hook HOOK …``), else
     "cdi-hook" (``cdi-hook HOOK …`` / ``nvidia-cdi-hook HOOK …``)."""
-    base = os.path.basename(argv0 or "")
+    base = os.basename(argv0 or "")
     return "nvidia-ctk" if base.startswith("nvidia-ctk") else "cdi-hook"
 
 

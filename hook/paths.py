@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import posixpath
+from ldcache import _os as os
 
 __all__ = ["in_root", "split"]
 
@@ -12,7 +11,7 @@ def in_root(path: str | bytes) -> bytes:
     """``path`` as an absolute in-root path, ``.`` and ``..`` folded lexically (``..`` never
     climbs above ``/``), as ``filepath.Join(root, path)`` spells it in NVIDIA's hook."""
     p = path if isinstance(path, bytes) else os.fsencode(path)
-    norm = posixpath.normpath(b"/" + p)
+    norm = os.normpath(b"/" + p)
     if norm.startswith(b"//"):
         norm = b"/" + norm.lstrip(b"/")
     return norm

@@ -31,10 +31,9 @@ does not list.
 from __future__ import annotations
 
 import errno
-import os
-import posixpath
 import sys
 
+from ldcache import _os as os
 from ldcache.errors import RootError
 from ldcache.inroot import Root
 
@@ -83,7 +82,7 @@ class UpdateResult:
 
 def _norm(d: bytes) -> bytes:
     """A directory as a comparable absolute path (trailing slashes and ``.``/``..`` folded)."""
-    s = posixpath.normpath(d.rstrip(b" \t\n\v\f\r"))
+    s = os.normpath(d.rstrip(b" \t\n\v\f\r"))
     if s.startswith(b"//"):
         s = b"/" + s.lstrip(b"/")
     return s

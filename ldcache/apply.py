@@ -20,8 +20,7 @@ when no other run is between creating and renaming one, so it is done only while
 
 from __future__ import annotations
 
-import os
-
+from . import _os as os
 from .errors import RootError
 from .format import Cache, build
 from .inroot import DT_DIR, Dir, Root, is_temp_name

@@ -24,10 +24,10 @@ shlib-versions,configure}``, ``sysdeps/x86*/``, ``elf/cache.c:print_entry`` (tag
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 
+from . import _os as os
 from ._record import Record
 from .cacheflags import (
     FLAG_AARCH64_LIB64,

@@ -20,9 +20,9 @@ keeps one bytes object per file and one buffer, not a tuple of five integers and
 
 from __future__ import annotations
 
-import os
 import struct
 
+from . import _os as os
 from .elf import Library
 from .errors import RootError
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from . import _os as os
 from ._record import Record
 from .detect import RootInfo, describe_root
 from .errors import ConfError, LdcacheError

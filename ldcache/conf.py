@@ -34,8 +34,8 @@ patterns matching both recurse exponentially).
 from __future__ import annotations
 
 import errno as _errno
-import os
 
+from . import _os as os
 from ._record import Record
 from .cacheflags import FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4
 from .errors import ConfError, RootError

@@ -28,9 +28,9 @@ the first 4 KiB (ELF header, program headers, notes), its dynamic array, its str
 
 from __future__ import annotations
 
-import os
 import struct
 
+from . import _os as os
 from ._record import Record
 from .arch import EM_386, EM_IA_64, EM_X86_64, Arch
 from .cacheflags import (

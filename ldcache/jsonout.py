@@ -7,7 +7,7 @@ Integers (flags, hwcap values) are plain numbers; ``null`` means "not present".
 
 from __future__ import annotations
 
-import os
+from . import _os as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

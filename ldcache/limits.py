@@ -17,9 +17,9 @@ function (the scanner and the hook import it at start-up without a cycle or a co
 
 from __future__ import annotations
 
-import os
 import time
 
+from . import _os as os
 from .errors import LdcacheError
 
 __all__ = [

@@ -12,9 +12,9 @@ order, plus the cache entries in insertion order.
 
 from __future__ import annotations
 
-import os
 import stat
 
+from . import _os as os
 from ._record import Record
 from .arch import Arch
 from .auxcache import file_ident

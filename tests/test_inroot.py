@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from ldcache import inroot
+from ldcache import _os, inroot
 from ldcache.errors import LdcacheError, RootError
 from ldcache.inroot import (
     DT_BLK,
@@ -687,7 +687,7 @@ def test_write_atomic_failures_leave_nothing(world: World, monkeypatch: pytest.M
     def failing_fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(os, "fsync", failing_fsync)
+    monkeypatch.setattr(_os, "fsync", failing_fsync)  # (the module inroot calls)
     assert errno_of(lambda: r.write_atomic("/etc/ld.so.cache", b"new")) == errno.EIO
     monkeypatch.undo()
     assert (R / "etc" / "ld.so.cache").read_bytes() == b"old"
@@ -696,7 +696,7 @@ def test_write_atomic_failures_leave_nothing(world: World, monkeypatch: pytest.M
     def interrupted(fd: int, data: Any) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "write", interrupted)
+    monkeypatch.setattr(_os, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         r.write_atomic("/etc/ld.so.cache", b"new")
     monkeypatch.undo()

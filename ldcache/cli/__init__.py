@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import __version__
+from .. import _os as os
 from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run
 
 TYPE_CHECKING = False
@@ -73,7 +73,7 @@ def _command_modules(command: str | None = None) -> list:
 
 def is_ldconfig_name(argv0: str) -> bool:
     """Invoked as ``ldconfig`` (a symlink to ldcache): ldconfig's own command line."""
-    return os.path.basename(argv0).startswith("ldconfig")
+    return os.basename(argv0).startswith("ldconfig")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

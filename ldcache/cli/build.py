@@ -6,10 +6,10 @@ Also the ``ldconfig`` personality: invoked under the name ``ldconfig`` (a symlin
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import __version__
+from .. import _os as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -6,9 +6,9 @@ other part of the CLI.
 
 from __future__ import annotations
 
-import os
 import sys
 
+from .. import _os as os
 from ..errors import LdcacheError
 
 TYPE_CHECKING = False

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
+from .. import _os as os
 from ..format import Cache, build, parse
 from ..glibc import Behaviour, behaviour
 

@@ -14,9 +14,10 @@ this module: importing ldcache.inroot alone costs no ctypes.
 from __future__ import annotations
 
 import errno
-import os
 import stat
 import sys
+
+from .. import _os as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

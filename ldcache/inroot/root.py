@@ -7,9 +7,9 @@ The guarantees they keep are the package's (:mod:`ldcache.inroot`).
 from __future__ import annotations
 
 import errno
-import os
 import stat
 
+from .. import _os as os
 from ..errors import RootError
 from . import _kernel
 from ._kernel import (
@@ -90,7 +90,7 @@ class Root:
     def __init__(self, path: PathArg = "/", *, use_openat2: Optional[bool] = None) -> None:
         self._fd = -1
         raw = _fsencode(path)
-        norm = os.path.normpath(raw) if raw else raw
+        norm = os.normpath(raw) if raw else raw
         if norm.startswith(b"//"):
             norm = b"/" + norm.lstrip(b"/")
         self.path = norm

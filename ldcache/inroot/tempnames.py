@@ -5,7 +5,8 @@ afterwards (for clean-up after a killed run)."""
 from __future__ import annotations
 
 import errno
-import os
+
+from .. import _os as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

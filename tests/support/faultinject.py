@@ -1,12 +1,13 @@
 """Test-only fault injection: run a CLI in a child process that SIGKILLs itself at the
 Nth call of a chosen set of ``os`` functions.
 
-The child is ``python -c CHILD`` (no shell): it replaces ``os.write``, ``os.rename``,
-``os.fsync``, ``os.symlink`` and ``os.unlink`` (or the subset asked for) by counting
-wrappers, then runs ``ldcache.cli.main(args)`` or the hook's ``hook.main.run(argv0,
-args)`` in the same process.  ldcache does all its writing through these names of the
-``os`` module (``ldcache.inroot``, the hook's drop-in writer), so counting them counts
-the steps at which the file system changes.
+The child is ``python -c CHILD`` (no shell): it replaces ``write``, ``rename``,
+``fsync``, ``symlink`` and ``unlink`` (or the subset asked for) of ``ldcache._os`` and of
+``os`` by counting wrappers, then runs ``ldcache.cli.main(args)`` or the hook's
+``hook.main.run(argv0, args)`` in the same process.  ldcache does all its writing through
+these names of ``ldcache._os`` (``ldcache.inroot``, the hook's drop-in writer; the very
+functions of ``os``, see that module) or of ``os``, so counting them counts the steps at
+which the file system changes.
 
 * ``count(...)`` runs without a fault and returns the sequence of calls made (names);
 * ``kill_at(..., n, when="before"|"after")`` SIGKILLs the process just before (or just
@@ -54,8 +55,10 @@ def wrap(name, real):
     patched.__name__ = name
     return patched
 
-for name in names.split(","):
-    setattr(os, name, wrap(name, getattr(os, name)))
+import ldcache._os
+for module in (os, ldcache._os):
+    for name in names.split(","):
+        setattr(module, name, wrap(name, getattr(module, name)))
 
 def done(code):
     if trace_file:
