@@ -30,28 +30,9 @@ import sys
 from . import _os as os
 from ._record import Record
 from .cacheflags import (
-    FLAG_AARCH64_LIB64,
-    FLAG_ARM_LIBHF,
-    FLAG_ARM_LIBSF,
     FLAG_ELF,
     FLAG_ELF_LIBC5,
     FLAG_ELF_LIBC6,
-    FLAG_IA64_LIB64,
-    FLAG_LARCH_FLOAT_ABI_DOUBLE,
-    FLAG_LARCH_FLOAT_ABI_SOFT,
-    FLAG_MIPS64_LIBN32,
-    FLAG_MIPS64_LIBN32_NAN2008,
-    FLAG_MIPS64_LIBN64,
-    FLAG_MIPS64_LIBN64_NAN2008,
-    FLAG_MIPS_LIB32_NAN2008,
-    FLAG_POWERPC_LIB64,
-    FLAG_REQUIRED_MASK,
-    FLAG_RISCV_FLOAT_ABI_DOUBLE,
-    FLAG_RISCV_FLOAT_ABI_SOFT,
-    FLAG_S390_LIB64,
-    FLAG_SPARC_LIB64,
-    FLAG_X8664_LIB64,
-    FLAG_X8664_LIBX32,
 )
 
 TYPE_CHECKING = False
@@ -61,54 +42,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ARCHES",
     "arch_by_name",
-    "FLAG_WORDS",
     "Arch",
     "arch_for_elf",
-    "arch_word",
     "host_arch",
     "loader_flags",
 ]
-
-#: ``ldconfig -p`` words for ``flags & FLAG_REQUIRED_MASK`` (``elf/cache.c:print_entry``),
-#: for the newest glibc; :func:`arch_word` applies the version differences.
-FLAG_WORDS: dict[int, str] = {
-    FLAG_SPARC_LIB64: ",64bit",
-    FLAG_IA64_LIB64: ",IA-64",  # only up to 2.38
-    FLAG_X8664_LIB64: ",x86-64",
-    FLAG_S390_LIB64: ",64bit",
-    FLAG_POWERPC_LIB64: ",64bit",
-    FLAG_MIPS64_LIBN32: ",N32",
-    FLAG_MIPS64_LIBN64: ",64bit",
-    FLAG_X8664_LIBX32: ",x32",
-    FLAG_ARM_LIBHF: ",hard-float",
-    FLAG_AARCH64_LIB64: ",AArch64",
-    FLAG_ARM_LIBSF: ",soft-float",
-    FLAG_MIPS_LIB32_NAN2008: ",nan2008",
-    FLAG_MIPS64_LIBN32_NAN2008: ",N32,nan2008",
-    FLAG_MIPS64_LIBN64_NAN2008: ",64bit,nan2008",
-    FLAG_RISCV_FLOAT_ABI_SOFT: ",soft-float",
-    FLAG_RISCV_FLOAT_ABI_DOUBLE: ",double-float",
-    FLAG_LARCH_FLOAT_ABI_SOFT: ",soft-float",  # from 2.38
-    FLAG_LARCH_FLOAT_ABI_DOUBLE: ",double-float",  # from 2.38
-}
-
-
-def arch_word(flags: int, behaviour: Behaviour) -> str:
-    """The ``ldconfig -p`` architecture word of ``flags`` for glibc ``behaviour``.
-
-    ``",x86-64"`` etc.; ``""`` when ``flags & 0xff00`` is 0; ``",%d"`` of the masked value
-    for values that glibc version does not name (IA-64 from 2.39, LoongArch before 2.38).
-    """
-    required = flags & FLAG_REQUIRED_MASK
-    if required == 0:
-        return ""
-    word = FLAG_WORDS.get(required)
-    if word is None or (required == FLAG_IA64_LIB64 and not behaviour.ia64) or (
-            required in (FLAG_LARCH_FLOAT_ABI_SOFT, FLAG_LARCH_FLOAT_ABI_DOUBLE)
-            and not behaviour.loongarch):
-        return f",{required}"
-    return word
-
 
 # --- ELF constants used by the table ----------------------------------------------------------
 EM_SPARC = 2

@@ -4,8 +4,14 @@ every module imports them from here.
 
 The low byte (:data:`FLAG_TYPE_MASK`) is the library type, the high byte
 (:data:`FLAG_REQUIRED_MASK`) the ABI variant of the port (``ldconfig -p``'s words for it
-are :data:`ldcache.arch.FLAG_WORDS`).
+are :data:`FLAG_WORDS`, rendered by :func:`arch_word`).
 """
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from .glibc import Behaviour
 
 __all__ = [
     "FLAG_AARCH64_LIB64",
@@ -33,6 +39,8 @@ __all__ = [
     "FLAG_TYPE_MASK",
     "FLAG_X8664_LIB64",
     "FLAG_X8664_LIBX32",
+    "FLAG_WORDS",
+    "arch_word",
 ]
 
 #: ``dir=TYPE`` absent: any library type (never stored in a cache).
@@ -65,3 +73,44 @@ FLAG_RISCV_FLOAT_ABI_SOFT = 0x0F00
 FLAG_RISCV_FLOAT_ABI_DOUBLE = 0x1000
 FLAG_LARCH_FLOAT_ABI_SOFT = 0x1100
 FLAG_LARCH_FLOAT_ABI_DOUBLE = 0x1200
+
+
+#: ``ldconfig -p`` words for ``flags & FLAG_REQUIRED_MASK`` (``elf/cache.c:print_entry``),
+#: for the newest glibc; :func:`arch_word` applies the version differences.
+FLAG_WORDS: dict[int, str] = {
+    FLAG_SPARC_LIB64: ",64bit",
+    FLAG_IA64_LIB64: ",IA-64",  # only up to 2.38
+    FLAG_X8664_LIB64: ",x86-64",
+    FLAG_S390_LIB64: ",64bit",
+    FLAG_POWERPC_LIB64: ",64bit",
+    FLAG_MIPS64_LIBN32: ",N32",
+    FLAG_MIPS64_LIBN64: ",64bit",
+    FLAG_X8664_LIBX32: ",x32",
+    FLAG_ARM_LIBHF: ",hard-float",
+    FLAG_AARCH64_LIB64: ",AArch64",
+    FLAG_ARM_LIBSF: ",soft-float",
+    FLAG_MIPS_LIB32_NAN2008: ",nan2008",
+    FLAG_MIPS64_LIBN32_NAN2008: ",N32,nan2008",
+    FLAG_MIPS64_LIBN64_NAN2008: ",64bit,nan2008",
+    FLAG_RISCV_FLOAT_ABI_SOFT: ",soft-float",
+    FLAG_RISCV_FLOAT_ABI_DOUBLE: ",double-float",
+    FLAG_LARCH_FLOAT_ABI_SOFT: ",soft-float",  # from 2.38
+    FLAG_LARCH_FLOAT_ABI_DOUBLE: ",double-float",  # from 2.38
+}
+
+
+def arch_word(flags: int, behaviour: Behaviour) -> str:
+    """The ``ldconfig -p`` architecture word of ``flags`` for glibc ``behaviour``.
+
+    ``",x86-64"`` etc.; ``""`` when ``flags & 0xff00`` is 0; ``",%d"`` of the masked value
+    for values that glibc version does not name (IA-64 from 2.39, LoongArch before 2.38).
+    """
+    required = flags & FLAG_REQUIRED_MASK
+    if required == 0:
+        return ""
+    word = FLAG_WORDS.get(required)
+    if word is None or (required == FLAG_IA64_LIB64 and not behaviour.ia64) or (
+            required in (FLAG_LARCH_FLOAT_ABI_SOFT, FLAG_LARCH_FLOAT_ABI_DOUBLE)
+            and not behaviour.loongarch):
+        return f",{required}"
+    return word

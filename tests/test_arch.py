@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ldcache.arch import ARCHES, FLAG_WORDS, arch_for_elf, arch_word, host_arch, loader_flags
+from ldcache.arch import ARCHES, arch_for_elf, host_arch, loader_flags
+from ldcache.cacheflags import FLAG_WORDS, arch_word
 from ldcache.conf import ARCH_RULES
 from ldcache.elf import read_elf
 from ldcache.glibc import behaviour

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from ldcache import elf
-from ldcache.arch import ARCHES, Arch, arch_for_elf, arch_word
+from ldcache.arch import ARCHES, Arch, arch_for_elf
+from ldcache.cacheflags import arch_word
 from ldcache.elf import ELFInfo, Library, Reject, process_file, read_elf
 from ldcache.errors import ELFError
 from ldcache.glibc import Behaviour, behaviour

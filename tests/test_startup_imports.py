@@ -54,8 +54,11 @@ def root(tmp_path_factory) -> Path:
     nvidia_dir(rootfs / "usr/lib/nvidia")
     (rootfs / "dev/dri").mkdir(parents=True)
     write_bundle(base / "bundle")
-    (base / "cache").write_bytes(build(Cache(entries=(
-        Entry(b"libc.so.6", b"/lib/x86_64-linux-gnu/libc.so.6", 0x303),))))
+    cache = build(Cache(entries=(
+        Entry(b"libc.so.6", b"/lib/x86_64-linux-gnu/libc.so.6", 0x303),)))
+    (base / "cache").write_bytes(cache)
+    # (print -r reads the root's own: there before any build test runs, or without one)
+    (rootfs / "etc/ld.so.cache").write_bytes(cache)
     return base
 
 

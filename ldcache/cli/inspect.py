@@ -68,10 +68,18 @@ def read_cache_bytes(cache: str, root: str | None) -> tuple[bytes, bytes]:
 
     if not stat.S_ISREG(os.stat(cache).st_mode):
         raise OSError(21, "not a regular file", cache)
-    with open(cache, "rb") as f:
-        data = f.read(MAX_CACHE_BYTES + 1)
-    if len(data) > MAX_CACHE_BYTES:
-        raise OSError(27, f"larger than {MAX_CACHE_BYTES} bytes", cache)
+    with open(cache, "rb", buffering=0) as f:
+        # The size fstat gives, as glibc maps it, in one read (a buffered read of the
+        # limit grows its buffer in ~140 steps for a 10,000-entry cache).
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_CACHE_BYTES:
+            raise OSError(27, f"larger than {MAX_CACHE_BYTES} bytes", cache)
+        data = f.read(size)
+        while len(data) < size:  # (a short read: network file systems)
+            more = f.read(size - len(data))
+            if not more:
+                break
+            data += more
     return data, os.fsencode(cache)
 
 
