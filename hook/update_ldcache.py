@@ -9,8 +9,9 @@ by reading and writing files through :class:`ldcache.inroot.Root`, executing not
    configuration does not already name — a built-in system directory of the image's glibc
    included, which the drop-in moves ahead of the image's other configuration files;
 3. make the SONAME links and write ``/etc/ld.so.cache`` with :func:`ldcache.build.run_build`,
-   exactly as the image's own glibc ``ldconfig`` would (its version, build and
-   architecture are read from its files), generator string included.
+   exactly as the image's own glibc ``ldconfig -C /etc/ld.so.cache`` would (its version,
+   build and architecture are read from its files), generator string included; like it,
+   the aux cache found in the image is not read (it is written).
 
 Where the image's ``/etc/ld.so.conf`` exists but does not reach the drop-in (it does not
 include ``/etc/ld.so.conf.d/*.conf``, or it is a dangling link), the folders are also given
@@ -299,7 +300,9 @@ def _link_folders(root: Root, folders: List[bytes], log: Log) -> int:
 def _build(root: Root, res: UpdateResult, info: RootInfo) -> None:
     from ldcache.build import BuildOptions, run_build
 
-    options = BuildOptions(root=root.path, dirs=tuple(res.cmdline_dirs),
+    # ignore_aux: NVIDIA's hook runs ldconfig -C /etc/ld.so.cache, and -C makes ldconfig
+    # ignore the aux cache it finds (it still writes one), as ldcache build -C does.
+    options = BuildOptions(root=root.path, dirs=tuple(res.cmdline_dirs), ignore_aux=True,
                            generator=res.generator or BuildOptions._field_defaults["generator"])
     result = run_build(options, root=root, info=info, warn=_warn)
     res.entries = len(result.cache.entries) if result.cache is not None else None

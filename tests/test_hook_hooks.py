@@ -120,6 +120,28 @@ def test_update_ldcache_twice_changes_nothing_more(tmp_path, hook_launcher):
     assert tree(rootfs) == snapshot
 
 
+def test_update_ldcache_does_not_read_the_images_aux_cache(tmp_path, hook_launcher):
+    """NVIDIA's hook runs ``ldconfig -C /etc/ld.so.cache``, and ``-C`` makes ldconfig ignore
+    the aux cache it finds (it still writes one), as ``ldcache build -C`` does: an aux cache
+    in the image that tells other sonames for its files' identities is not read."""
+    bundle = tmp_path / "b"
+    rootfs = glibc_rootfs(bundle / "rootfs")
+    nvidia_dir(rootfs / NV.lstrip("/"))
+    (rootfs / "var/cache").mkdir(parents=True)  # (where ldconfig makes its ldconfig/)
+    write_bundle(bundle)
+    args = ["update-ldcache", "--folder", NV]
+    _ok(run_hook(hook_launcher, args, state(bundle)))
+    aux = rootfs / "var/cache/ldconfig/ldcache-aux"
+    data = aux.read_bytes()
+    assert data.count(b"libcuda.so.1\0") == 1
+    aux.write_bytes(data.replace(b"libcuda.so.1\0", b"libcudX.so.1\0"))
+    (rootfs / "etc/ld.so.cache").unlink()
+    _ok(run_hook(hook_launcher, args, state(bundle)))
+    sonames = {e.soname for e in parse((rootfs / "etc/ld.so.cache").read_bytes()).entries}
+    assert b"libcuda.so.1" in sonames and b"libcudX.so.1" not in sonames
+    assert b"libcudX" not in aux.read_bytes()  # written afresh, as by ldconfig -C
+
+
 def test_update_ldcache_skips_configured_folders(tmp_path, hook_launcher):
     """A folder the image's ld.so.conf (with its includes) names is left out of the drop-in;
     one of the image glibc's built-in system directories is not: ldconfig scans those after
