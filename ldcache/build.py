@@ -70,7 +70,7 @@ def plan_root(root: Root, options: BuildOptions, info: RootInfo | None = None, *
         if options.build_cache and not d.startswith(b"/"):
             raise ConfError(f"relative path `{os.fsdecode(d)}' used to build cache")
     aux = None
-    if options.build_cache:
+    if options.build_cache and not (options.ignore_aux and not options.save_aux):
         from .auxcache import AuxCache
 
         aux = AuxCache(info.key) if options.ignore_aux else AuxCache.load(root, info.key)
@@ -145,8 +145,9 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None, out: "Out",
     if cache is not None:
         data = write_cache(root, options.cache or "/etc/ld.so.cache", cache, data)
         # Like ldconfig, the aux cache is written whenever a cache is built (-i only
-        # skips reading it).
-        _save_aux(root, p)
+        # skips reading it), unless the caller says no run would read it.
+        if options.save_aux:
+            _save_aux(root, p)
     return BuildResult(info, p, cache, data, report)
 
 

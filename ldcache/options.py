@@ -39,6 +39,9 @@ class BuildOptions(Record):
     layout: Optional[str] = None
     #: ``-i``: the aux cache is not read.
     ignore_aux: bool = False
+    #: ldcache's own: the aux cache is written (as by ldconfig, whenever a cache is built).
+    #: A container-start hook leaves it out: no run in the container would read it.
+    save_aux: bool = True
     #: ``-v``.
     verbose: bool = False
     #: The generator string recorded in the cache.

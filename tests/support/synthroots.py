@@ -106,7 +106,10 @@ def install_hwcaps_levels(directory: Path, isa_file: str, onlyv2_file: str) -> N
 
 
 def tree(root: Path, skip: tuple[str, ...] = ("var/cache/ldconfig",)) -> dict[str, str]:
-    """Every path under ``root`` → what it is (symlink target, file size, dir)."""
+    """Every path under ``root`` → what it is (symlink target, file size, dir), but for the
+    ``skip`` directories and what is in them (by default the aux caches' directory, which
+    glibc's ldconfig and ``ldcache build`` each fill with their own, and the hook leaves
+    alone)."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
@@ -115,6 +118,8 @@ def tree(root: Path, skip: tuple[str, ...] = ("var/cache/ldconfig",)) -> dict[st
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
             key = os.path.normpath(os.path.join(rel, name))
+            if key in skip:
+                continue
             if os.path.islink(p):
                 out[key] = "-> " + os.readlink(p)
             elif os.path.isdir(p):
