@@ -69,8 +69,8 @@ def listing(data: bytes, path: bytes, behaviour: Behaviour | None = None) -> byt
 def _listing(raw: RawCache, path: bytes, b: Behaviour) -> bytes:
     # The text grows in one buffer, the rows are read one by one, and each line's pieces
     # are dropped once written: in a fresh process the page faults of memory touched for
-    # the first time cost more than the loop (10,000 entries: ~1,000 fewer than a list of
-    # lines joined at the end).
+    # the first time cost more than the loop (10,000 entries: ~500 fewer than a list of
+    # lines joined at the end, measured with /usr/bin/time).
     data = raw.data
     out = bytearray()
     if raw.new_offset is None:
