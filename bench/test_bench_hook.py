@@ -145,7 +145,7 @@ def test_update_ldcache(roots, launcher):
 
 @pytest.mark.parametrize("hook", [h for h in HOOKS if h != "update-ldcache"])
 def test_small_hooks(roots, launcher, hook):
-    t = _race(roots, launcher, hook, rounds=2 * ROUNDS)  # (a few ms each: more rounds)
+    t = _race(roots, launcher, hook, rounds=3 * ROUNDS)  # (a few ms each: more rounds)
     ours, floor = t[f"ours {hook}"].median, t["floor"].median
     peer = t.get(f"nvidia {hook}")
     report(f"{hook}: cdi-hook {ms(ours)}, floor {ms(floor)}"
