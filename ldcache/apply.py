@@ -10,9 +10,10 @@ Crashes and concurrent runs
 ---------------------------
 Temporary names are ``.NAME.ldcache-XXXXXX`` (:meth:`Root.write_atomic`'s scheme, for the
 links too).  A run killed at any point leaves the old or the new file in place and at
-most such temporaries; they are hidden names no scan looks at, and the next run removes
-them (:func:`write_cache`: the cache's; :func:`apply_plan`: the links' in each directory
-it links in; the aux cache's in :mod:`ldcache.auxcache`).  Removing them is only safe
+most such temporaries; they are hidden names no scan takes for libraries, and the next
+run removes them (:func:`write_cache`: the cache's; :func:`apply_plan`: the links' in each
+directory it links in, those its scan saw there; the aux cache's in
+:mod:`ldcache.auxcache`).  Removing them is only safe
 when no other run is between creating and renaming one, so it is done only while holding
 :class:`ldcache.lock.locked` — the run lock every ldcache run takes around its writes
 (without the lock nothing is removed).
@@ -23,7 +24,7 @@ from __future__ import annotations
 from . import _os as os
 from .errors import RootError
 from .format import Cache, build
-from .inroot import DT_DIR, Dir, Root, is_temp_name
+from .inroot import Dir, Root
 from .lock import locked
 from .scan import Header, LinkOp, Message, Plan, Removal
 
@@ -33,15 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["apply_plan", "write_cache", "Report"]
 
-def _remove_stale_link_temps(d: Dir) -> int:
-    try:
-        entries = d.entries()
-    except RootError:
-        return 0
+def _remove_stale_link_temps(d: Dir, names: list[bytes]) -> int:
+    """Remove those of ``names`` (temporaries the scan saw in ``d``) that are symlinks."""
     count = 0
-    for name, dtype in entries:
-        if dtype == DT_DIR or not name.startswith(b".") or not is_temp_name(name):
-            continue
+    for name in names:
         try:
             count += d.unlink_symlink(name)
         except RootError:
@@ -81,14 +77,15 @@ def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool 
         say(text)
 
     with locked(root) as held, _Dirs(root) as dirs:
-        if held and update_links:
+        if held and update_links and p.link_temps:
             seen = set()
             for ev in p.events:
                 if isinstance(ev, LinkOp) and ev.needed and ev.directory not in seen:
                     seen.add(ev.directory)
-                    d = dirs.get(ev.directory)
-                    if d is not None:
-                        report.stale_temps += _remove_stale_link_temps(d)
+                    names = p.link_temps.get(ev.directory)
+                    d = dirs.get(ev.directory) if names else None
+                    if d is not None and names:
+                        report.stale_temps += _remove_stale_link_temps(d, names)
         _apply_events(dirs, p, update_links, verbose, out, warn_, report)
     return report
 

@@ -32,7 +32,7 @@ from .format import (
 )
 from .glibc import Behaviour
 from .hwcaps import LegacyHwcaps, legacy_hwcaps
-from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root
+from .inroot import DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN, Dir, FileHandle, Root, is_temp_name
 from .libcmp import libcmp, libcmp_key
 from .limits import Deadline, check_dir_entries
 from .options import BuildOptions
@@ -101,6 +101,10 @@ class Plan:
         self.reused = 0
         #: the aux cache consulted and filled while planning (None with -N).
         self.aux: AuxLookup | None = None
+        #: temporary links killed runs left (:func:`~ldcache.inroot.is_temp_name`), by the
+        #: directory they were seen in (the run lock is held from the scan to the writes:
+        #: :mod:`ldcache.apply` removes them without listing the directory again)
+        self.link_temps: dict[bytes, list[bytes]] = {}
 
     def _freeze(self) -> "Plan":
         """The plan as returned: its lists become tuples, and nothing can be set on it
@@ -345,6 +349,9 @@ class _Scanner:
         check_dir_entries(len(listing), entry.path)
         for name, dtype in listing:
             if dtype not in (DT_UNKNOWN, DT_LNK, DT_REG, DT_DIR):
+                continue
+            if name[:1] == b"." and dtype != DT_DIR and is_temp_name(name):
+                self.plan.link_temps.setdefault(entry.path, []).append(name)
                 continue
             if not is_dso_name(name, b) and (
                     dtype == DT_REG or not (in_hwcaps or (
