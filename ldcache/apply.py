@@ -83,9 +83,10 @@ def apply_plan(root: Root, p: Plan, *, update_links: bool = True, verbose: bool 
                 if isinstance(ev, LinkOp) and ev.needed and ev.directory not in seen:
                     seen.add(ev.directory)
                     names = p.link_temps.get(ev.directory)
-                    d = dirs.get(ev.directory) if names else None
-                    if d is not None and names:
-                        report.stale_temps += _remove_stale_link_temps(d, names)
+                    if names:
+                        d = dirs.get(ev.directory)
+                        if d is not None:
+                            report.stale_temps += _remove_stale_link_temps(d, names)
         _apply_events(dirs, p, update_links, verbose, out, warn_, report)
     return report
 

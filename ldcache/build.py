@@ -70,7 +70,7 @@ def plan_root(root: Root, options: BuildOptions, info: RootInfo | None = None, *
         if options.build_cache and not d.startswith(b"/"):
             raise ConfError(f"relative path `{os.fsdecode(d)}' used to build cache")
     aux = None
-    if options.build_cache and not (options.ignore_aux and not options.save_aux):
+    if options.build_cache and (options.save_aux or not options.ignore_aux):  # (read or written)
         from .auxcache import AuxCache
 
         aux = AuxCache(info.key) if options.ignore_aux else AuxCache.load(root, info.key)
