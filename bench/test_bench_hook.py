@@ -28,8 +28,9 @@ from support.hookroots import write_launcher
 from workloads import debian_root, nvidia_libraries
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
-#: A guard at what this code measures (2.3× here), with a margin; the issue's goal is 1.0×.
-UPDATE_LDCACHE_BUDGET = 3.0
+#: A guard at what this code measures (1.3-1.9× in CI runs here, 2.1× once by hand while the
+#: machine ran slow), with a margin; the issue's goal is 1.0×.
+UPDATE_LDCACHE_BUDGET = 2.5
 #: The issue asks for ≤ floor + 5 ms; measured 4.4-6.0 ms over four CI runs here (a write's
 #: fsync and the _ctypes load for openat2 are in it), the spread following the machine's
 #: speed (NVIDIA's hook took 4.3-5.3 ms in the same runs).  So 5 ms is printed as the goal,
