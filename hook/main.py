@@ -191,7 +191,9 @@ def build_parser() -> "argparse.ArgumentParser":
 
 
 def _prog(argv0: str) -> str:
-    base = (argv0 or "").rpartition("/")[2]
+    from ldcache._os import basename  # (called after isolation, as parser.shape_of)
+
+    base = basename(argv0 or "")
     if base.startswith(("nvidia-cdi-hook", "nvidia-ctk", "cdi-hook")):
         return base
     return "cdi-hook"

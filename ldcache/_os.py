@@ -13,9 +13,8 @@ gives them:
   seen), until then the environment the process started with, decoded as ``os.environ``
   decodes it (nothing can have changed it through ``os``), for reading;
 * ``fsencode``/``fsdecode`` and the few ``os.path`` functions the start-up path needs
-  (:func:`normpath`, :func:`basename`, :func:`dirname`, :func:`join`, :func:`isabs`,
-  :func:`abspath`), written here for POSIX paths with ``posixpath``'s results
-  (tests/test_os_shim.py compares them);
+  (:func:`normpath`, :func:`basename`, :func:`join`, :func:`isabs`), written here for
+  POSIX paths with ``posixpath``'s results (tests/test_os_shim.py compares them);
 * anything else (``os.path``, ``os.makedirs``, …) from the real ``os``, imported on first
   use (module ``__getattr__``): a rarely taken path pays for ``os`` then, never breaks.
 """
@@ -26,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - the checker sees os itself
     from os import *  # noqa: F401,F403
     from os import PathLike, _exit, environ, environb, fdopen, path  # noqa: F401
-    from posixpath import abspath, basename, dirname, isabs, join, normpath  # noqa: F401
+    from posixpath import basename, isabs, join, normpath  # noqa: F401
 else:
     from posix import *  # noqa: F401,F403
     from posix import _exit  # noqa: F401
@@ -84,23 +83,6 @@ else:
         p = fspath(p)  # noqa: F405
         return p[p.rfind(_seps(p)[0]) + 1:]
 
-    def dirname(p):
-        """``os.path.dirname``: up to the last slash, trailing slashes dropped unless it is
-        all slashes."""
-        p = fspath(p)  # noqa: F405
-        sep = _seps(p)[0]
-        head = p[:p.rfind(sep) + 1]
-        if head and head != sep * len(head):
-            head = head.rstrip(sep)
-        return head
-
-    def abspath(p):
-        """``os.path.abspath``: joined to the working directory if relative, normalised."""
-        p = fspath(p)  # noqa: F405
-        if not isabs(p):
-            p = join(getcwdb() if isinstance(p, bytes) else getcwd(), p)  # noqa: F405
-        return normpath(p)
-
     def isabs(s):
         """``os.path.isabs``: starts with a slash."""
         s = fspath(s)  # noqa: F405
@@ -123,6 +105,10 @@ else:
 
     def __getattr__(name):
         global _start_environ
+        if name.startswith("__"):
+            # The import system's probes (``from ldcache._os import x`` asks for
+            # ``__path__``): os's answer would be no, after ~1 ms of importing it.
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         if name == "environ":
             loaded = sys.modules.get("os")
             if loaded is not None:
