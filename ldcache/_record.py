@@ -41,17 +41,46 @@ else:
         new.__qualname__ = f"{name}.__new__"
         return new
 
+    #: Calls with keywords or defaults a class answers by binding them one by one before it
+    #: compiles its full ``__new__``: compiling costs ~0.1 ms a class, most record classes
+    #: are built so only a few times in a run (options, results, table rows), and the few
+    #: built so in a loop get the compiled one soon enough.
+    _BIND_CALLS = 64
+
+    def _bind(name, fields, field_defaults, args, kwargs):
+        """The field values of ``name(*args, **kwargs)``, as the compiled ``__new__`` (and
+        so ``namedtuple``'s) would take them, raising its TypeErrors."""
+        values = list(args)
+        used = 0
+        for f in fields[len(args):]:
+            if f in kwargs:
+                values.append(kwargs[f])
+                used += 1
+            elif f in field_defaults:
+                values.append(field_defaults[f])
+            else:
+                break
+        else:
+            if used == len(kwargs) and len(args) <= len(fields):
+                return values
+        # A bad call: raise what the compiled __new__ would.
+        return _make_new(name, fields, tuple(field_defaults.values()))(tuple, *args, **kwargs)
+
     def _lazy_new(name, fields, defaults, owner):
-        """``__new__`` for a call with every field positional (a tuple's cost, nothing
-        compiled); the first other call compiles the full one (keywords, defaults: as
-        namedtuple's) into the class — compiling costs ~0.1 ms a class, and most of a
-        command's record classes are never built any other way, or never built at all."""
+        """``__new__``: a call with every field positional costs a tuple's; others are bound
+        by :func:`_bind` until the class has had :data:`_BIND_CALLS` of them, then the full
+        one (keywords, defaults: as namedtuple's) is compiled into the class."""
         n = len(fields)
         tuple_new = tuple.__new__
+        field_defaults = dict(zip(fields[n - len(defaults):], defaults))
+        calls = [0]
 
         def __new__(_cls, *args, **kwargs):
             if not kwargs and len(args) == n:
                 return tuple_new(_cls, args)
+            calls[0] += 1
+            if calls[0] <= _BIND_CALLS:
+                return tuple_new(_cls, _bind(name, fields, field_defaults, args, kwargs))
             full = _make_new(name, fields, defaults)
             owner[0].__new__ = staticmethod(full)
             return full(_cls, *args, **kwargs)

@@ -874,7 +874,7 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
         return Reject(exc.message, exc.verbose_only, tuple(warnings))
     if warnings:
         return Library(flag, res.soname, res.isa, res.osversion, tuple(warnings))
-    return _ElfLibrary(flag, res.soname, res.isa, res.osversion)
+    return _ElfLibrary(flag, res.soname, res.isa, res.osversion, ())
 
 
 class _ElfLibrary(Library):
