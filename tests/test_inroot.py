@@ -1434,3 +1434,90 @@ def test_temp_glob_and_mount_code_are_loaded_when_used(tmp_path: Path) -> None:
     assert written - small == {"ldcache.inroot.tempnames"}
     assert globbed - written == {"ldcache.inroot.glob"}
     assert mounted - globbed == {"ldcache.inroot.mount"}
+
+
+# --------------------------------------------------------------------------------------------
+# replace_symlink against another run's clean-up of leftover temporaries
+
+
+def _vanishing_rename(monkeypatch: pytest.MonkeyPatch, times: int) -> list:
+    """The first ``times`` renames find their source gone: another run's clean-up
+    (ldcache.apply) removed the temporary between the symlink and the rename."""
+    real = _os.rename
+    seen: list = []
+
+    def rename(src: Any, dst: Any, *, src_dir_fd: Any = None, dst_dir_fd: Any = None) -> None:
+        seen.append(src)
+        if len(seen) <= times:
+            _os.unlink(src, dir_fd=src_dir_fd)
+        real(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    monkeypatch.setattr(_os, "rename", rename)
+    return seen
+
+
+def test_replace_symlink_makes_its_link_again_when_its_temporary_vanished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ldcache.inroot.root import _TEMP_VANISHED_RETRIES
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib/libx.so").symlink_to("old")
+    r = Root(str(tmp_path))
+    seen = _vanishing_rename(monkeypatch, _TEMP_VANISHED_RETRIES)
+    with r.opendir("/lib") as d:
+        d.replace_symlink(b"libx.so.1", b"libx.so")
+    assert os.readlink(tmp_path / "lib/libx.so") == "libx.so.1"
+    assert len(seen) == _TEMP_VANISHED_RETRIES + 1 and len(set(seen)) == len(seen)
+    assert sorted(os.listdir(tmp_path / "lib")) == ["libx.so"]
+
+
+def test_replace_symlink_gives_up_after_its_retries_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ldcache.inroot.root import _TEMP_VANISHED_RETRIES
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib/libx.so").symlink_to("old")
+    r = Root(str(tmp_path))
+    seen = _vanishing_rename(monkeypatch, _TEMP_VANISHED_RETRIES + 1)
+    with r.opendir("/lib") as d, pytest.raises(RootError) as exc:
+        d.replace_symlink(b"libx.so.1", b"libx.so")
+    assert exc.value.errno == errno.ENOENT
+    assert len(seen) == _TEMP_VANISHED_RETRIES + 1
+    assert os.readlink(tmp_path / "lib/libx.so") == "old"
+    assert sorted(os.listdir(tmp_path / "lib")) == ["libx.so"]
+
+
+def test_replace_symlink_survives_a_concurrent_clean_up(tmp_path: Path) -> None:
+    """create-symlinks (no run lock) while another run removes every temporary link it
+    sees, as ldcache.apply does: thousands of replacements, none fails, and the race was
+    really run (temporaries were removed under the replacer's feet)."""
+    from ldcache import apply
+    from ldcache.inroot import tempnames
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    r = Root(str(tmp_path))
+    stop = threading.Event()
+    removed = [0]
+
+    def clean_up() -> None:
+        with r.opendir("/lib") as d:
+            while not stop.is_set():
+                names = [n for n in os.listdir(lib) if tempnames.is_temp_name(os.fsencode(n))]
+                removed[0] += apply._remove_stale_link_temps(d, [os.fsencode(n) for n in names])
+
+    t = threading.Thread(target=clean_up)
+    t.start()
+    made = 0
+    deadline = time.monotonic() + 20
+    try:
+        with r.opendir("/lib") as d:
+            while made < 3000 or (removed[0] == 0 and time.monotonic() < deadline):
+                d.replace_symlink(b"libx.so.%d" % made, b"libx.so")
+                made += 1
+    finally:
+        stop.set()
+        t.join()
+    assert removed[0] > 0, "the clean-up never caught a temporary: the race was not run"
+    assert os.readlink(lib / "libx.so") == "libx.so.%d" % (made - 1)
+    assert os.listdir(lib) == ["libx.so"]

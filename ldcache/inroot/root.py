@@ -52,6 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Root", "Dir", "FileHandle"]
 
+#: :meth:`Dir.replace_symlink` makes its link again at most this many times when another
+#: run removed its temporary before the rename.
+_TEMP_VANISHED_RETRIES = 8
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -865,7 +869,11 @@ class Dir:
         """Make NAME a symlink to ``target`` (stored verbatim), atomically replacing any
         non-directory there: the link is made under a :func:`temp_name` in this directory and
         renamed over NAME, both relative to this directory's fd, so no change to the tree
-        elsewhere can send the two steps to different places.  On failure nothing is left."""
+        elsewhere can send the two steps to different places.  On failure nothing is left.
+
+        A temporary that is gone before the rename was removed by another run's clean-up of
+        leftover temporaries (:mod:`ldcache.apply`, under the run lock, which this method
+        does not take): the link is made again under a new name, a few times at most."""
         from .tempnames import _create_temp
 
         n = self._name(name)
@@ -873,15 +881,18 @@ class Dir:
         with _Wrapping(self._root, self._child(n)):
             if b"\0" in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
-            tmp, _ = _create_temp(n, lambda name: os.symlink(t, name, dir_fd=self.fd))
-            try:
-                os.rename(tmp, n, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-            except BaseException:
+            for attempt in range(_TEMP_VANISHED_RETRIES + 1):
+                tmp, _ = _create_temp(n, lambda name: os.symlink(t, name, dir_fd=self.fd))
                 try:
-                    os.unlink(tmp, dir_fd=self.fd)
-                except OSError:
-                    pass
-                raise
+                    os.rename(tmp, n, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                    return
+                except BaseException as exc:
+                    try:
+                        os.unlink(tmp, dir_fd=self.fd)
+                    except OSError:
+                        pass
+                    if not isinstance(exc, FileNotFoundError) or attempt == _TEMP_VANISHED_RETRIES:
+                        raise
 
 
 class FileHandle:
