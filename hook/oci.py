@@ -205,8 +205,5 @@ def container_root(state: State) -> str:
             raise StateError(f"failed to determine container root: relative root path "
                              f"{root!r} and no absolute bundle path")
         root = os.join(state.bundle, root)
-    root = os.normpath(root)
-    if root.startswith("//"):
-        root = "/" + root.lstrip("/")
-    return root
+    return os.normpath_linux(root)
 

@@ -11,10 +11,7 @@ def in_root(path: str | bytes) -> bytes:
     """``path`` as an absolute in-root path, ``.`` and ``..`` folded lexically (``..`` never
     climbs above ``/``), as ``filepath.Join(root, path)`` spells it in NVIDIA's hook."""
     p = path if isinstance(path, bytes) else os.fsencode(path)
-    norm = os.normpath(b"/" + p)
-    if norm.startswith(b"//"):
-        norm = b"/" + norm.lstrip(b"/")
-    return norm
+    return os.normpath_linux(b"/" + p)
 
 
 def split(path: bytes) -> tuple[bytes, bytes]:

@@ -84,10 +84,7 @@ class UpdateResult:
 
 def _norm(d: bytes) -> bytes:
     """A directory as a comparable absolute path (trailing slashes and ``.``/``..`` folded)."""
-    s = os.normpath(d.rstrip(b" \t\n\v\f\r"))
-    if s.startswith(b"//"):
-        s = b"/" + s.lstrip(b"/")
-    return s
+    return os.normpath_linux(d.rstrip(b" \t\n\v\f\r"))
 
 
 def validate_folders(folders: List[str]) -> List[bytes]:

@@ -15,6 +15,8 @@ gives them:
 * ``fsencode``/``fsdecode`` and the few ``os.path`` functions the start-up path needs
   (:func:`normpath`, :func:`basename`, :func:`join`, :func:`isabs`), written here for
   POSIX paths with ``posixpath``'s results (tests/test_os_shim.py compares them);
+* :func:`normpath_linux`: ``normpath`` with a leading ``//`` as one slash, the path Linux
+  resolves (posixpath keeps exactly two, which POSIX leaves to the system);
 * anything else (``os.path``, ``os.makedirs``, …) from the real ``os``, imported on first
   use (module ``__getattr__``): a rarely taken path pays for ``os`` then, never breaks.
 """
@@ -26,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover - the checker sees os itself
     from os import *  # noqa: F401,F403
     from os import PathLike, _exit, environ, environb, fdopen, path  # noqa: F401
     from posixpath import basename, isabs, join, normpath  # noqa: F401
+    from typing import AnyStr
+
+    def _seps(p: "AnyStr") -> "tuple[AnyStr, AnyStr, AnyStr]": ...
 else:
     from posix import *  # noqa: F401,F403
     from posix import _exit  # noqa: F401
@@ -120,3 +125,10 @@ else:
         import os
 
         return getattr(os, name)
+
+
+def normpath_linux(path: "AnyStr") -> "AnyStr":
+    """:func:`normpath`, then a leading ``//`` as ``/``: one spelling per path Linux resolves
+    (for comparing and showing paths; lexical, no file system access)."""
+    norm = normpath(path)
+    return norm[1:] if norm.startswith(_seps(norm)[0] * 2) else norm

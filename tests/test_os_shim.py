@@ -97,6 +97,21 @@ def test_path_functions_match_posixpath(name):
     assert ours(Path("/a/../b")) == theirs(Path("/a/../b"))
 
 
+def test_normpath_linux_is_normpath_with_one_leading_slash():
+    count = 0
+    for p in _paths():
+        n = posixpath.normpath(p)
+        sep = b"/" if isinstance(p, bytes) else "/"
+        want = sep + n.lstrip(sep) if n.startswith(sep * 2) else n
+        assert _os.normpath_linux(p) == want, p
+        assert not want.startswith(sep * 2)
+        count += 1
+    assert count > 70_000
+    assert _os.normpath_linux("//a//b/../c/") == "/a/c"
+    assert _os.normpath_linux(b"///") == b"/"
+    assert _os.normpath_linux("") == "."
+
+
 def test_join_matches_posixpath():
     parts = ["", "/", "a", "/b", "c/", "//d"]
     for a, b, c in itertools.product(parts, repeat=3):

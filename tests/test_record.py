@@ -1,7 +1,7 @@
 """``ldcache._record.Record`` behaves as the ``typing.NamedTuple`` it reads like.
 
-Every way of calling a class is tried on a Record class and on the NamedTuple written the
-same way: the values, or the exception's type and message, must be the same — on a fresh
+Every way of calling a class is tried on a Record class and on a ``namedtuple`` (what
+``typing.NamedTuple`` makes) with the same fields and defaults: the values, or the exception's type and message, must be the same — on a fresh
 class (keyword calls bound one by one) and after the class compiled its full ``__new__``
 (past ``_BIND_CALLS`` such calls).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from typing import NamedTuple
+from collections import namedtuple
 
 import pytest
 
@@ -21,7 +21,7 @@ FIELDS = ("a", "b", "c", "d")
 
 
 def _pair():
-    """A fresh Record class and its NamedTuple twin (two trailing defaults)."""
+    """A fresh Record class and its namedtuple twin (two trailing defaults)."""
 
     class R(Record):
         a: int
@@ -33,15 +33,10 @@ def _pair():
         def twice(self) -> int:
             return self.a * 2
 
-    class N(NamedTuple):
-        a: int
-        b: str
-        c: int = 3
-        d: tuple = ()
-
-        @property
-        def twice(self) -> int:
-            return self.a * 2
+    # The same class through collections.namedtuple, which typing.NamedTuple is built on.
+    class N(namedtuple("N", FIELDS, defaults=(3, ()))):
+        __slots__ = ()
+        twice = property(lambda self: self.a * 2)
 
     return R, N
 

@@ -94,10 +94,7 @@ class Root:
     def __init__(self, path: PathArg = "/", *, use_openat2: Optional[bool] = None) -> None:
         self._fd = -1
         raw = _fsencode(path)
-        norm = os.normpath(raw) if raw else raw
-        if norm.startswith(b"//"):
-            norm = b"/" + norm.lstrip(b"/")
-        self.path = norm
+        self.path = os.normpath_linux(raw) if raw else raw
         if not raw:
             raise RootError(errno.ENOENT, os.strerror(errno.ENOENT), "")
         if b"\0" in raw:
@@ -118,7 +115,7 @@ class Root:
             self._fd = os.open(raw, _O_PATH | _O_DIRECTORY | _O_CLOEXEC)
         except OSError as e:
             err = e.errno or errno.EIO
-            raise RootError(err, os.strerror(err), os.fsdecode(norm)) from None
+            raise RootError(err, os.strerror(err), os.fsdecode(self.path)) from None
 
     # ---- plumbing ---------------------------------------------------------------------------
 
