@@ -163,14 +163,15 @@ def test_small_hooks(roots, launcher, hook):
 
 def test_breakdown(roots, launcher):
     """For information: where update-ldcache's time goes (interpreter, imports, work)."""
-    from ldcache_hook.main import import_lines, isolated_sys_path
+    from ldcache_hook.main import bundle_lines, bundle_path, import_lines, isolated_sys_path
 
     imports = ("import ldcache_hook.main, ldcache_hook.table, ldcache_hook.parser, "
                "ldcache_hook.context, ldcache_hook.oci, ldcache_hook.update_ldcache, "
                "ldcache.build, ldcache.apply, "
                "ldcache.scan, ldcache.auxcache, ldcache.conf, ldcache.detect, ldcache.elf")
-    code = "import gc\ngc.disable()\n" + import_lines(isolated_sys_path()) + imports + \
-        "\nimport os\nos._exit(0)\n"
+    # As the launcher imports them: from the start-up bundle it was written with.
+    code = "import gc\ngc.disable()\n" + import_lines(isolated_sys_path()) + \
+        bundle_lines(bundle_path()) + imports + "\nimport os\nos._exit(0)\n"
     cmds = {"hook": [str(launcher), "update-ldcache", *HOOKS["update-ldcache"]],
             "start": FLOOR_CMD, "imports": [FLOOR_CMD[0], "-I", "-S", "-c", code]}
     t = interleaved(cmds, prepare=lambda k: roots.fresh(k) if k == "hook" else None,

@@ -13,6 +13,10 @@ interpreter's site-packages directories, fixed now (see :mod:`ldcache_hook.main`
 argument).  The console script pip installs as ``cdi-hook`` cannot do this (its first line
 has no flags), so it re-executes itself isolated instead, which protects everything after
 start-up but not start-up itself.
+
+Writing the launcher also writes the start-up bundle (:mod:`ldcache_hook.bundle`), from which
+the launcher imports the hook's modules.  Write it again after upgrading ldcache: a module
+edited since is imported from its file, correctly but slower.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import argparse
 import os
 import sys
 import tempfile
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 __all__ = ["launcher_text", "write_launcher", "main", "SHEBANG_FLAGS"]
 
@@ -32,9 +36,12 @@ _SHEBANG_MAX = 255
 SHEBANG_FLAGS = "-ISXutf8"
 
 
-def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] = None) -> str:
-    """The launcher script for interpreter ``python`` (default: this one)."""
-    from .main import PACKAGE, import_lines, isolated_sys_path
+def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] = None,
+                  bundle: Optional[str] = None) -> str:
+    """The launcher script for interpreter ``python`` (default: this one), importing the
+    modules from the start-up bundle at ``bundle`` where one is given
+    (:mod:`ldcache_hook.bundle`)."""
+    from .main import PACKAGE, bundle_lines, import_lines, isolated_sys_path
 
     exe = python or sys.executable
     if not exe or not os.path.isabs(exe):
@@ -52,21 +59,47 @@ def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] =
             "# are ignored.\n"
             "import gc\n"
             "gc.disable()  # re-enabled by the hook once its imports are done\n"
-            + import_lines(dirs) +
+            + import_lines(dirs) + (bundle_lines(bundle) if bundle else "") +
             f"from {PACKAGE}.main import main\n"
             "raise SystemExit(main())\n")
 
 
 def write_launcher(dest: str, python: Optional[str] = None,
-                   paths: Optional[Sequence[str]] = None) -> str:
-    """Write the launcher to ``dest`` (mode 0755, replaced atomically); returns ``dest``."""
-    text = launcher_text(python, paths)
-    directory = os.path.dirname(os.path.abspath(dest))
-    fd, tmp = tempfile.mkstemp(prefix=".cdi-hook-", dir=directory)
+                   paths: Optional[Sequence[str]] = None,
+                   warn: Optional[Callable[[str], object]] = None) -> str:
+    """Write the launcher to ``dest`` (mode 0755, replaced atomically); returns ``dest``.
+
+    For this interpreter (``python`` None or :data:`sys.executable`) the start-up bundle is
+    written first (:func:`ldcache_hook.bundle.encode`) and the launcher imports from it; where
+    it cannot be written (a read-only package directory), the launcher is written without
+    it (``warn`` is told why), and starts a hook ~1-2 ms slower."""
+    from . import bundle
+    from .main import bundle_path
+
+    bundle_file = None
+    if python in (None, sys.executable):
+        try:
+            bundle_file = bundle_path()
+            os.makedirs(os.path.dirname(bundle_file), exist_ok=True)
+            _replace_file(bundle_file, bundle.encode(), 0o644)
+        except OSError as e:
+            bundle_file = None
+            if warn is not None:
+                warn(f"no start-up bundle (the hook starts slower): {e}")
+    _replace_file(os.path.abspath(dest), launcher_text(python, paths, bundle_file).encode(),
+                  0o755)
+    return dest
+
+
+def _replace_file(dest: str, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``dest`` with ``mode``, replacing it atomically (a temporary in its
+    directory, renamed over it)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}-",
+                               dir=os.path.dirname(dest))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o755)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -74,7 +107,6 @@ def write_launcher(dest: str, python: Optional[str] = None,
         except OSError:
             pass
         raise
-    return dest
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -89,7 +121,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.print:
             sys.stdout.write(launcher_text(args.python))
         else:
-            write_launcher(args.dest, args.python)
+            write_launcher(args.dest, args.python, warn=lambda m: sys.stderr.write(
+                f"ldcache_hook.launcher: {m}\n"))
     except (OSError, ValueError) as e:
         sys.stderr.write(f"ldcache_hook.launcher: {e}\n")
         return 1

@@ -13,8 +13,9 @@ hook does.  The defences, in order:
    ``site`` (no ``.pth`` processing, no ``sitecustomize``); ``-X utf8`` makes path encoding
    independent of the locale variables.  The launcher then puts this
    package's directory and the interpreter's site-packages directories (fixed when the
-   launcher was written) on ``sys.path`` and calls :func:`main`.  Nothing the image
-   controls is consulted before our code runs.
+   launcher was written) on ``sys.path``, imports from the start-up bundle written with it
+   (:mod:`ldcache_hook.bundle`: the same modules, compiled) and calls :func:`main`.  Nothing
+   the image controls is consulted before our code runs.
 
 2. **Re-execution** (any other way of starting us, e.g. the console script pip generates):
    the first thing :func:`main` does is ``chdir("/")``, ``umask(022)`` and, unless the
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover - (no typing import at run time, see above
     from typing import BinaryIO, Mapping, NoReturn
 
 __all__ = ["main", "run", "build_parser", "isolated_sys_path", "boot_code", "import_lines",
-           "KEEP_ENV", "PACKAGE"]
+           "bundle_path", "bundle_lines", "KEEP_ENV", "PACKAGE"]
 
 #: Environment variables passed to the re-executed interpreter (everything else is dropped).
 KEEP_ENV = ("NVIDIA_CTK_DEBUG", "NVIDIA_CDI_DEBUG", "NVIDIA_CTK_QUIET", "NVIDIA_CDI_QUIET",
@@ -115,11 +116,27 @@ def import_lines(paths: "list[str]") -> str:
     return lines
 
 
+def bundle_path() -> str:
+    """Where ``python3 -m ldcache_hook.launcher`` writes the start-up bundle
+    (:mod:`ldcache_hook.bundle`): this package's ``__pycache__``, named by the interpreter's
+    cache tag as its ``.pyc`` files are."""
+    import os
+
+    return os.path.join(_package_dir(), "__pycache__",
+                        f"bundle.{sys.implementation.cache_tag}.bin")
+
+
+def bundle_lines(path: str) -> str:
+    """Python lines, after :func:`import_lines`, that import the modules from the bundle at
+    ``path`` while it is current (and from their files where it is not, or is missing)."""
+    return f"from {PACKAGE}.bundle import install\ninstall({path!r})\n"
+
+
 def boot_code(paths: "list[str]") -> str:
     """The program the isolated interpreter runs (``-c``): set sys.path, call main."""
     return ("import gc\n"
             "gc.disable()\n"
-            + import_lines(paths) +
+            + import_lines(paths) + bundle_lines(bundle_path()) +
             "del sys.argv[0]\n"
             f"from {PACKAGE}.main import main\n"
             "raise SystemExit(main())\n")

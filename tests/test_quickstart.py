@@ -160,6 +160,10 @@ def test_quickstart_on_fresh_debian(tmp_path: Path, suite: str) -> None:
         ldcache verify -r /srv/rootfs
         {launcher}
         test -x /usr/local/bin/cdi-hook
+        # the start-up bundle, written with it into the installed package, and named by it
+        b=$(sed -n "s/^install('\\(.*\\)')$/\\1/p" /usr/local/bin/cdi-hook)
+        case "$b" in */site-packages/ldcache_hook/__pycache__/bundle.*.bin) ;; *) exit 3;; esac
+        test -s "$b"
         echo '{{"ociVersion": "1.0.2", "id": "q", "status": "creating", "pid": 1,
                "root": "/srv/rootfs"}}' \
             | env -i /usr/local/bin/cdi-hook update-ldcache --folder /opt/none

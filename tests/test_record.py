@@ -1,9 +1,9 @@
 """``ldcache._record.Record`` behaves as the ``typing.NamedTuple`` it reads like.
 
 Every way of calling a class is tried on a Record class and on a ``namedtuple`` (what
-``typing.NamedTuple`` makes) with the same fields and defaults: the values, or the exception's type and message, must be the same — on a fresh
-class (keyword calls bound one by one) and after the class compiled its full ``__new__``
-(past ``_BIND_CALLS`` such calls).
+``typing.NamedTuple`` makes) with the same fields and defaults: the values, or the
+exception's type and message, must be the same — on a fresh class (keyword calls bound one
+by one) and after the class compiled its full ``__new__`` (past ``_BIND_CALLS`` such calls).
 """
 
 from __future__ import annotations

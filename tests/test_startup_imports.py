@@ -77,17 +77,52 @@ def test_ldcache_commands(root, args):
     assert not heavy, f"ldcache {' '.join(args)} imports {sorted(heavy)}"
 
 
-@pytest.mark.parametrize("hook", [
+HOOKS = [
     ["update-ldcache", "--folder", "/usr/lib/nvidia"],
     ["create-symlinks", "--link", "libcuda.so.1::/usr/lib/nvidia/libcuda.so"],
     ["chmod", "--mode", "755", "--path", "/dev/dri"],
     ["enable-cuda-compat", "--host-driver-version", "535.104.05"],
     ["disable-device-node-modification"],
     ["update-application-profile"],
-], ids=lambda a: a[0])
+]
+
+
+@pytest.mark.parametrize("hook", HOOKS, ids=lambda a: a[0])
 def test_hooks(root, hook_launcher, hook):
     if __import__("os").geteuid() != 0:
         pytest.skip("the hooks write a root's files as root")
     cmd = [sys.executable, "-I", "-S", "-X", "importtime", str(hook_launcher), *hook]
     heavy = set(HEAVY) & _imported(cmd, state(root / "bundle"))
     assert not heavy, f"cdi-hook {hook[0]} imports {sorted(heavy)}"
+
+
+#: Modules the launcher imports from their files, as it must: the interpreter's own start-up
+#: (``encodings``), the hook package and the bundle's finder (before the bundle is in place).
+FROM_FILES = {"__main__", "encodings", "encodings.aliases", "encodings.utf_8", "ldcache_hook",
+              "ldcache_hook.bundle"}
+_REPORT_AT_EXIT = """
+import posix
+_exit = posix._exit
+def _report(code):
+    print(sorted(n for n, m in sys.modules.items()
+                 if type(getattr(m, "__loader__", None)).__name__ == "SourceFileLoader"),
+          file=sys.stderr)
+    _exit(code)
+posix._exit = _report
+"""
+
+
+@pytest.mark.parametrize("hook", HOOKS, ids=lambda a: a[0])
+def test_hooks_import_from_the_bundle(root, hook_launcher, hook):
+    """Every module a hook imports comes from the start-up bundle (ldcache_hook.bundle):
+    a standard-library module imported from its file belongs in ``bundle.STDLIB``."""
+    if __import__("os").geteuid() != 0:
+        pytest.skip("the hooks write a root's files as root")
+    text = hook_launcher.read_text()
+    assert "\ninstall(" in text
+    code = text.replace("raise SystemExit(main())", _REPORT_AT_EXIT + "raise SystemExit(main())")
+    p = subprocess.run([sys.executable, "-ISXutf8", "-c", code, *hook],
+                       input=state(root / "bundle"), capture_output=True)
+    assert p.returncode == 0, p.stderr.decode()
+    from_files = set(eval(p.stderr.decode().strip().splitlines()[-1]))
+    assert from_files <= FROM_FILES, sorted(from_files - FROM_FILES)
