@@ -30,9 +30,27 @@ import sys
 from . import _os as os
 from ._record import Record
 from .cacheflags import (
+    FLAG_AARCH64_LIB64,
+    FLAG_ARM_LIBHF,
+    FLAG_ARM_LIBSF,
     FLAG_ELF,
     FLAG_ELF_LIBC5,
     FLAG_ELF_LIBC6,
+    FLAG_IA64_LIB64,
+    FLAG_LARCH_FLOAT_ABI_DOUBLE,
+    FLAG_LARCH_FLOAT_ABI_SOFT,
+    FLAG_MIPS64_LIBN32,
+    FLAG_MIPS64_LIBN32_NAN2008,
+    FLAG_MIPS64_LIBN64,
+    FLAG_MIPS64_LIBN64_NAN2008,
+    FLAG_MIPS_LIB32_NAN2008,
+    FLAG_POWERPC_LIB64,
+    FLAG_RISCV_FLOAT_ABI_DOUBLE,
+    FLAG_RISCV_FLOAT_ABI_SOFT,
+    FLAG_S390_LIB64,
+    FLAG_SPARC_LIB64,
+    FLAG_X8664_LIB64,
+    FLAG_X8664_LIBX32,
 )
 
 TYPE_CHECKING = False
@@ -214,14 +232,16 @@ def _build() -> dict[str, Arch]:
 
     # x86 (sysdeps/x86/readelflib.c; ≤2.37 sysdeps/unix/sysv/linux/x86/readelflib.c)
     add(Arch(name="x86_64", family="x86", e_machine=EM_X86_64, elf_class=64,
-             byte_order="little", default_flags=0x303, accepted_flags=frozenset({0x303}),
+             byte_order="little", default_flags=FLAG_X8664_LIB64 | L6,
+             accepted_flags=frozenset({FLAG_X8664_LIB64 | L6}),
              char_signed=True, cache_align=8, wrapper="x86",
              dynamic_linkers=("/lib64/ld-linux-x86-64.so.2",),
              slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="x86_64",
              known_interpreters=_lib("ld-linux-x86-64.so.2") + _X86_INTERPS,
              known_libraries=_LIBC6_LIBS_TWICE, multiarch="x86_64-linux-gnu"))
     add(Arch(name="x32", family="x86", e_machine=EM_X86_64, elf_class=32,
-             byte_order="little", default_flags=0x803, accepted_flags=frozenset({0x803}),
+             byte_order="little", default_flags=FLAG_X8664_LIBX32 | L6,
+             accepted_flags=frozenset({FLAG_X8664_LIBX32 | L6}),
              char_signed=True, cache_align=8, wrapper="x86",
              dynamic_linkers=("/libx32/ld-linux-x32.so.2",),
              slibdir="/libx32", libdir="/usr/libx32", system_dirs_rule="x86_64",
@@ -241,7 +261,8 @@ def _build() -> dict[str, Arch]:
                                       "aarch64-linux-gnu"),
                                      ("aarch64_be", "big", "ld-linux-aarch64_be.so.1", None)):
         add(Arch(name=name, family="aarch64", e_machine=EM_AARCH64, elf_class=64,
-                 byte_order=order, default_flags=0xA03, accepted_flags=frozenset({0xA03}),
+                 byte_order=order, default_flags=FLAG_AARCH64_LIB64 | L6,
+                 accepted_flags=frozenset({FLAG_AARCH64_LIB64 | L6}),
                  char_signed=False, cache_align=8, wrapper="arm",
                  dynamic_linkers=("/lib/" + ld,),
                  slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="aarch64",
@@ -254,7 +275,8 @@ def _build() -> dict[str, Arch]:
         ld = "ld-linux-armhf.so.3" if hard else "ld-linux.so.3"
         add(Arch(name=name, family="arm", e_machine=EM_ARM, elf_class=32,
                  byte_order=order, default_flags=FLAG_ELF_LIBC6,
-                 accepted_flags=frozenset({0x903 if hard else 0xB03, FLAG_ELF_LIBC6}),
+                 accepted_flags=frozenset({(FLAG_ARM_LIBHF if hard else FLAG_ARM_LIBSF) | L6,
+                                           FLAG_ELF_LIBC6}),
                  char_signed=False, cache_align=8, wrapper="arm",
                  dynamic_linkers=("/lib/" + ld,),
                  slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
@@ -274,7 +296,8 @@ def _build() -> dict[str, Arch]:
                                      ("ppc64le", "little", "ld64.so.2",
                                       "powerpc64le-linux-gnu")):
         add(Arch(name=name, family="powerpc", e_machine=EM_PPC64, elf_class=64,
-                 byte_order=order, default_flags=0x503, accepted_flags=frozenset({0x503}),
+                 byte_order=order, default_flags=FLAG_POWERPC_LIB64 | L6,
+                 accepted_flags=frozenset({FLAG_POWERPC_LIB64 | L6}),
                  char_signed=False, cache_align=8, wrapper="powerpc",
                  dynamic_linkers=("/lib64/" + ld,),
                  slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="sparc-like",
@@ -290,7 +313,8 @@ def _build() -> dict[str, Arch]:
              known_interpreters=_lib("ld.so.1") + _S390_INTERPS,
              known_libraries=_LIBC6_LIBS_TWICE, multiarch="s390-linux-gnu"))
     add(Arch(name="s390x", family="s390", e_machine=EM_S390, elf_class=64,
-             byte_order="big", default_flags=0x403, accepted_flags=frozenset({0x403}),
+             byte_order="big", default_flags=FLAG_S390_LIB64 | L6,
+             accepted_flags=frozenset({FLAG_S390_LIB64 | L6}),
              char_signed=False, cache_align=8, wrapper="s390",
              dynamic_linkers=("/lib/ld64.so.1",),
              slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="sparc-like",
@@ -305,15 +329,16 @@ def _build() -> dict[str, Arch]:
         r6_64 = "isa64r6" if nan2008 else "64"
         for order, el in (("big", ""), ("little", "el")):
             add(Arch(name=f"mips{el}{sfx}", family="mips", e_machine=EM_MIPS, elf_class=32,
-                     byte_order=order, default_flags=0xC03 if nan2008 else FLAG_ELF_LIBC6,
-                     accepted_flags=frozenset({0xC03}) if nan2008 else _ANY6,
+                     byte_order=order,
+                     default_flags=FLAG_MIPS_LIB32_NAN2008 | L6 if nan2008 else FLAG_ELF_LIBC6,
+                     accepted_flags=frozenset({FLAG_MIPS_LIB32_NAN2008 | L6}) if nan2008 else _ANY6,
                      char_signed=True, cache_align=8, wrapper="mips",
                      dynamic_linkers=("/lib/" + ld,),
                      slibdir="/lib", libdir="/usr/lib", system_dirs_rule="mips",
                      known_interpreters=_lib(ld),
                      known_libraries=_LIBC6_LIBS, multiarch=f"mips{r6}{el}-linux-gnu",
                      eflags_mask=0x420, eflags_value=0x400 if nan2008 else 0))
-            n32_id = 0xD03 if nan2008 else 0x603
+            n32_id = (FLAG_MIPS64_LIBN32_NAN2008 if nan2008 else FLAG_MIPS64_LIBN32) | L6
             add(Arch(name=f"mipsn32{el}{sfx}", family="mips", e_machine=EM_MIPS, elf_class=32,
                      byte_order=order, default_flags=n32_id, accepted_flags=frozenset({n32_id}),
                      char_signed=True, cache_align=8, wrapper="mips",
@@ -323,7 +348,7 @@ def _build() -> dict[str, Arch]:
                      known_libraries=_LIBC6_LIBS_TWICE,
                      multiarch=f"mips{r6_64}{el}-linux-gnuabin32",
                      eflags_mask=0x420, eflags_value=0x420 if nan2008 else 0x20))
-            n64_id = 0xE03 if nan2008 else 0x703
+            n64_id = (FLAG_MIPS64_LIBN64_NAN2008 if nan2008 else FLAG_MIPS64_LIBN64) | L6
             add(Arch(name=f"mips64{el}{sfx}", family="mips", e_machine=EM_MIPS, elf_class=64,
                      byte_order=order, default_flags=n64_id, accepted_flags=frozenset({n64_id}),
                      char_signed=True, cache_align=8, wrapper="mips",
@@ -340,7 +365,7 @@ def _build() -> dict[str, Arch]:
         for double in (True, False):
             ld = f"ld-linux-{base}{'d' if double else ''}.so.1"
             sub = ("lib64/lp64" if xlen == 64 else "lib32/ilp32") + ("d" if double else "")
-            ident = 0x1003 if double else 0xF03
+            ident = (FLAG_RISCV_FLOAT_ABI_DOUBLE if double else FLAG_RISCV_FLOAT_ABI_SOFT) | L6
             add(Arch(name=f"riscv{xlen}" + ("" if double else "_soft"), family="riscv",
                      e_machine=EM_RISCV, elf_class=xlen,
                      byte_order="little", default_flags=ident, accepted_flags=frozenset({ident}),
@@ -356,7 +381,7 @@ def _build() -> dict[str, Arch]:
     # loongarch (wrapper and flags from 2.38; generic before, see loader_flags)
     for double in (True, False):
         ld = "ld-linux-loongarch-lp64d.so.1" if double else "ld-linux-loongarch-lp64s.so.1"
-        ident = 0x1203 if double else 0x1103
+        ident = (FLAG_LARCH_FLOAT_ABI_DOUBLE if double else FLAG_LARCH_FLOAT_ABI_SOFT) | L6
         sub = "/lib64" if double else "/lib64/sf"
         add(Arch(name="loongarch64" if double else "loongarch64_soft", family="loongarch",
                  e_machine=EM_LOONGARCH, elf_class=64,
@@ -380,7 +405,8 @@ def _build() -> dict[str, Arch]:
              alt_machines=(EM_SPARC32PLUS,),
              aout_info_offset=2, aout_info_size=2, aout_exec_size=32))
     add(Arch(name="sparc64", family="sparc", e_machine=EM_SPARCV9, elf_class=64,
-             byte_order="big", default_flags=0x103, accepted_flags=frozenset({0x103}),
+             byte_order="big", default_flags=FLAG_SPARC_LIB64 | L6,
+             accepted_flags=frozenset({FLAG_SPARC_LIB64 | L6}),
              char_signed=True, cache_align=8, wrapper="sparc",
              dynamic_linkers=("/lib64/ld-linux.so.2",),
              slibdir="/lib64", libdir="/usr/lib64", system_dirs_rule="sparc-like",
@@ -400,7 +426,8 @@ def _build() -> dict[str, Arch]:
              # OSF/1 ECOFF-style struct exec: filehdr (24 bytes) then aouthdr.info.
              aout_info_offset=24, aout_info_size=8, aout_exec_size=104))
     add(Arch(name="ia64", family="ia64", e_machine=EM_IA_64, elf_class=64,
-             byte_order="little", default_flags=0x203, accepted_flags=frozenset({0x203}),
+             byte_order="little", default_flags=FLAG_IA64_LIB64 | L6,
+             accepted_flags=frozenset({FLAG_IA64_LIB64 | L6}),
              char_signed=True, cache_align=8, wrapper="ia64",
              dynamic_linkers=("/lib/ld-linux-ia64.so.2",),
              slibdir="/lib", libdir="/usr/lib", system_dirs_rule="plain",
