@@ -1521,3 +1521,19 @@ def test_replace_symlink_survives_a_concurrent_clean_up(tmp_path: Path) -> None:
     assert removed[0] > 0, "the clean-up never caught a temporary: the race was not run"
     assert os.readlink(lib / "libx.so") == "libx.so.%d" % (made - 1)
     assert os.listdir(lib) == ["libx.so"]
+
+
+def test_replace_symlink_makes_a_new_link_in_one_step(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing there: the link is made under its own name (no temporary, no rename); a link
+    there (even the same): replaced through a temporary."""
+    (tmp_path / "lib").mkdir()
+    r = Root(str(tmp_path))
+    seen = _vanishing_rename(monkeypatch, 0)
+    with r.opendir("/lib") as d:
+        d.replace_symlink(b"libx.so.1", b"libx.so")
+        assert seen == []
+        d.replace_symlink(b"libx.so.2", b"libx.so")
+        assert len(seen) == 1 and seen[0].startswith(b".libx.so.ldcache-")
+    assert os.readlink(tmp_path / "lib/libx.so") == "libx.so.2"
+    assert sorted(os.listdir(tmp_path / "lib")) == ["libx.so"]

@@ -868,16 +868,23 @@ class Dir:
         renamed over NAME, both relative to this directory's fd, so no change to the tree
         elsewhere can send the two steps to different places.  On failure nothing is left.
 
-        A temporary that is gone before the rename was removed by another run's clean-up of
-        leftover temporaries (:mod:`ldcache.apply`, under the run lock, which this method
-        does not take): the link is made again under a new name, a few times at most."""
-        from .tempnames import _create_temp
-
+        Where nothing is there yet, the link is made under its own name at once (as atomic,
+        one system call instead of two).  A temporary that is gone before the rename was
+        removed by another run's clean-up of leftover temporaries (:mod:`ldcache.apply`,
+        under the run lock, which this method does not take): the link is made again under
+        a new name, a few times at most."""
         n = self._name(name)
         t = _fsencode(target)
         with _Wrapping(self._root, self._child(n)):
             if b"\0" in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
+            try:
+                os.symlink(t, n, dir_fd=self.fd)
+                return
+            except FileExistsError:
+                pass
+            from .tempnames import _create_temp
+
             for attempt in range(_TEMP_VANISHED_RETRIES + 1):
                 tmp, _ = _create_temp(n, lambda name: os.symlink(t, name, dir_fd=self.fd))
                 try:
