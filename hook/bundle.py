@@ -121,7 +121,7 @@ def _packages() -> "Sequence[Tuple[str, str]]":
 
 
 #: The standard library's pure-Python modules the hooks import at start-up (every module's
-#: ``from __future__ import annotations`` loads ``__future__``); tests/test_hook_bundle.py
+#: ``from __future__ import annotations`` loads ``__future__``); tests/test_startup_imports.py
 #: checks that no hook imports another from a file.
 STDLIB = ("__future__", "struct")
 
