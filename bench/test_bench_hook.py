@@ -31,12 +31,13 @@ LIBDIR = "/usr/lib/x86_64-linux-gnu"
 #: A guard at what this code measures (1.3-1.9× in CI runs here, 2.1× once by hand while the
 #: machine ran slow), with a margin; the issue's goal is 1.0×.
 UPDATE_LDCACHE_BUDGET = 2.5
-#: The issue asks for ≤ floor + 5 ms; measured 4.4-6.0 ms over four CI runs here (a write's
-#: fsync and the _ctypes load for openat2 are in it), the spread following the machine's
-#: speed (NVIDIA's hook took 4.3-5.3 ms in the same runs).  So 5 ms is printed as the goal,
-#: and the guard asserted is relative to NVIDIA's hook measured in the same run — what this
-#: code reaches (≤ 1.2×) with a margin — or, without NVIDIA's hook, an absolute one.
-SMALL_HOOK_VS_NVIDIA = 1.5
+#: The issue asks for ≤ floor + 5 ms; measured 3.2-5.2 ms in a CI run here with the start-up
+#: bundle (a write's fsync and the _ctypes load for openat2 are in it), the spread following
+#: the machine's speed (NVIDIA's hook took 4.8-5.8 ms in the same run).  So 5 ms is printed as
+#: the goal, and the guard asserted is relative to NVIDIA's hook measured in the same run —
+#: what this code reaches (0.67-0.89×) with a margin — or, without NVIDIA's hook, an
+#: absolute one.
+SMALL_HOOK_VS_NVIDIA = 1.25
 SMALL_HOOK_MS = 6.0
 HOOKS = {
     "update-ldcache": ["--folder", LIBDIR],
