@@ -58,7 +58,7 @@ def launcher_text(python: Optional[str] = None, paths: Optional[Sequence[str]] =
             "# interpreter with an explicit sys.path; the environment and working directory\n"
             "# are ignored.\n"
             "import gc\n"
-            "gc.disable()  # re-enabled by the hook once its imports are done\n"
+            "gc.disable()  # a hook's objects live until it exits\n"
             + import_lines(dirs) + (bundle_lines(bundle) if bundle else "") +
             f"from {PACKAGE}.main import main\n"
             "raise SystemExit(main())\n")
