@@ -215,9 +215,11 @@ class _Registry:
 
 def is_dso_name(name: bytes, b: Behaviour) -> bool:
     """glibc's ``_dl_is_dso``."""
-    if (name.startswith(b"lib") or name.startswith(b"ld-")) and b".so" in name:
+    # (``find``, not ``b".so" in name``, which first tries b".so" as an int and formats
+    # and clears a TypeError: these filters see every entry of every directory)
+    if name.startswith((b"lib", b"ld-")) and name.find(b".so") >= 0:
         return True
-    return b.dso_ld_so_names and (name.startswith(b"ld.so.") or name.startswith(b"ld64.so."))
+    return b.dso_ld_so_names and name.startswith((b"ld.so.", b"ld64.so."))
 
 
 def is_temporary_name(name: bytes, b: Behaviour) -> bool:
@@ -227,7 +229,7 @@ def is_temporary_name(name: bytes, b: Behaviour) -> bool:
     if len(name) >= 17 and name[-17:].startswith(b".#prelink#."):
         return True
     if b.skip_package_temp_names:
-        return b";" in name or name.endswith(b".dpkg-new") or name.endswith(b".dpkg-tmp")
+        return name.find(b";") >= 0 or name.endswith((b".dpkg-new", b".dpkg-tmp"))
     return False
 
 
@@ -516,10 +518,17 @@ class _Scanner:
         root = self.root
         full_soname = path + b"/" + soname
         full_libname = path + b"/" + libname
-        if d is not None and self._link_is_right(d, libname, soname):
-            if self.settled_links:
-                self.plan.events.append(LinkOp(path, soname, libname, False, True))
-            return
+        if d is not None:
+            right = self._link_is_right(d, libname, soname)
+            if right:
+                if self.settled_links:
+                    self.plan.events.append(LinkOp(path, soname, libname, False, True))
+                return
+            if right is None:
+                # Nothing of that name: what ldconfig's stat and lstat would both say
+                # (ENOENT), without asking twice more.  A new link, nothing to remove.
+                self.plan.events.append(LinkOp(path, soname, libname, True, False))
+                return
         needed = remove = True
         try:
             st_so = root.stat(full_soname)
@@ -551,20 +560,25 @@ class _Scanner:
             self.plan.events.append(LinkOp(path, soname, libname, needed, remove))
 
 
-    def _link_is_right(self, d: Dir, libname: bytes, soname: bytes) -> bool:
+    def _link_is_right(self, d: Dir, libname: bytes, soname: bytes) -> bool | None:
         """The common cases of create_links' "link is already correct", decided from the
         open directory alone: the library is its own soname, or ``soname`` is a symlink whose
         text is exactly ``libname`` (a sibling, so both stat to the same file) — as read
-        while this directory was listed, where it was."""
+        while this directory was listed, where it was.  None: the directory has no entry
+        ``soname`` at all (its ``lstat`` fails with ENOENT)."""
         if libname == soname:
             return True
-        if b"/" in soname or soname in (b".", b"..") or b"/" in libname:
+        if soname.find(b"/") >= 0 or soname in (b".", b"..") or libname.find(b"/") >= 0:
             return False
         text = self.link_text.get(soname)
         if text is not None:
             return text == libname
         try:
-            return stat.S_ISLNK(d.lstat(soname).st_mode) and d.readlink(soname) == libname
+            st = d.lstat(soname)
+        except RootError as exc:
+            return None if exc.errno == 2 else False  # ENOENT
+        try:
+            return stat.S_ISLNK(st.st_mode) and d.readlink(soname) == libname
         except RootError:
             return False
 

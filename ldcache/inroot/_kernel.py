@@ -280,6 +280,8 @@ def _proc_fd(fd: int) -> str:
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 
 _BAD_NAMES = frozenset((b"", b".", b".."))
+_SLASH = 0x2F  # b"/"[0]
+_NUL = 0
 
 
 def _fsencode(path: PathArg) -> bytes:

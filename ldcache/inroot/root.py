@@ -14,6 +14,7 @@ from ..errors import RootError
 from . import _kernel
 from ._kernel import (
     _BAD_NAMES,
+    _NUL,
     _O_CLOEXEC,
     _O_DIRECTORY,
     _O_NOCTTY,
@@ -24,6 +25,7 @@ from ._kernel import (
     _PROC_SUPER_MAGIC,
     _RESOLVE,
     _RESOLVE_STRICT,
+    _SLASH,
     DT_DIR,
     DT_LNK,
     DT_UNKNOWN,
@@ -747,7 +749,9 @@ class Dir:
 
     def _name(self, name: PathArg) -> bytes:
         n = name if isinstance(name, bytes) else os.fsencode(name)
-        if b"/" in n or n in _BAD_NAMES or b"\0" in n:
+        # (byte values, not one-byte strings: ``b"/" in n`` first tries b"/" as an int,
+        # and formats and clears a TypeError — a name is checked several times an entry)
+        if _SLASH in n or _NUL in n or n in _BAD_NAMES:
             raise self._root._error(errno.EINVAL, self._child(n.replace(b"\0", b"\\0")),
                                     "Not a single path component")
         if self.fd < 0:
