@@ -12,6 +12,7 @@ order, plus the cache entries in insertion order.
 
 from __future__ import annotations
 
+import errno
 import stat
 
 from . import _os as os
@@ -576,7 +577,7 @@ class _Scanner:
         try:
             st = d.lstat(soname)
         except RootError as exc:
-            return None if exc.errno == 2 else False  # ENOENT
+            return None if exc.errno == errno.ENOENT else False
         try:
             return stat.S_ISLNK(st.st_mode) and d.readlink(soname) == libname
         except RootError:

@@ -99,7 +99,7 @@ class Root:
         self.path = os.normpath_linux(raw) if raw else raw
         if not raw:
             raise RootError(errno.ENOENT, os.strerror(errno.ENOENT), "")
-        if b"\0" in raw:
+        if _NUL in raw:
             raise RootError(errno.EINVAL, "Embedded NUL in path",
                             os.fsdecode(raw.replace(b"\0", b"\\0")))
         if use_openat2 is None:
@@ -162,7 +162,7 @@ class Root:
 
     def _arg(self, path: PathArg) -> bytes:
         p = _fsencode(path)
-        if b"\0" in p:
+        if _NUL in p:
             raise self._error(errno.EINVAL, p.replace(b"\0", b"\\0"), "Embedded NUL in path")
         return p
 
@@ -844,7 +844,7 @@ class Dir:
         n = self._name(name)
         t = _fsencode(target)
         with _Wrapping(self._root, self._child(n)):
-            if b"\0" in t:
+            if _NUL in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
             os.symlink(t, n, dir_fd=self.fd)
 
@@ -880,7 +880,7 @@ class Dir:
         n = self._name(name)
         t = _fsencode(target)
         with _Wrapping(self._root, self._child(n)):
-            if b"\0" in t:
+            if _NUL in t:
                 raise OSError(errno.EINVAL, "Embedded NUL in symlink target")
             try:
                 os.symlink(t, n, dir_fd=self.fd)
