@@ -433,6 +433,8 @@ class _Scanner:
         with h:
             is_link = h.is_link
             st = h.st
+            if h.target is not None:  # a sibling link, as the link checks below read it
+                self.link_text[name] = h.target
             if not in_hwcaps and stat.S_ISDIR(st.st_mode) and b.legacy_hwcaps and \
                     self.legacy.is_hwcap_platform(name):
                 reg.add_single(_Dir(file_name, entry.origin, entry.line, entry.flag,

@@ -1007,6 +1007,65 @@ def test_dir_handle(world: World) -> None:
     assert errno_of(lambda: r.listdir("/nope")) == errno.ENOENT
 
 
+def test_dir_handle_follows_links_in_root(world: World) -> None:
+    """Dir.handle follows a symlink where the kernel would, inside the root: a sibling
+    link from the directory's fd (its text on the handle), anything else from the root."""
+    R = world.root
+    sub = R / "usr" / "lib"
+    sub.mkdir(parents=True)
+    (sub / "libz.so.1.2").write_bytes(b"z")
+    (sub / "d").mkdir()
+    os.mkfifo(sub / "fifo")
+    links = {"libz.so.1": "libz.so.1.2",          # a sibling
+             "chain.so": "libz.so.1",             # a sibling that is a link itself
+             "up.so": "../lib/libz.so.1.2",       # through the parent
+             "abs.so": "/usr/lib/libz.so.1.2",    # absolute: the root's, not the host's
+             "out.so": "../../../../trip/marker",  # clamped at the root
+             "host.so": str(world.trip / "marker"),
+             "dangling.so": "libnone.so.1",
+             "dir.so": "d", "fifo.so": "fifo", "dot.so": ".", "self.so": "self.so"}
+    for name, text in links.items():
+        os.symlink(text, sub / name)
+    real = os.stat(sub / "libz.so.1.2")
+    r = world.open()
+    with r.opendir("/usr/lib") as d:
+        for name in ("libz.so.1", "chain.so", "up.so", "abs.so"):
+            for link in (True, None):
+                with d.handle(name.encode(), link=link) as h:
+                    assert h.is_link and h.path == b"/usr/lib/" + name.encode()
+                    assert (h.st.st_dev, h.st.st_ino) == (real.st_dev, real.st_ino)
+                    assert h.target == (b"libz.so.1.2" if name == "libz.so.1" else None)
+                    fd = h.open()
+                    try:
+                        assert os.read(fd, 10) == b"z"
+                    finally:
+                        os.close(fd)
+        for name, text in (("out.so", INSIDE), ("host.so", MIRROR)):
+            with d.handle(name.encode(), link=True) as h:
+                fd = h.open()
+                try:
+                    assert os.read(fd, 100) == text
+                finally:
+                    os.close(fd)
+        with d.handle(b"libz.so.1.2", link=None) as h:
+            assert not h.is_link and h.target is None
+        with d.handle(b"dir.so", link=True) as h:
+            assert stat.S_ISDIR(h.st.st_mode) and h.target == b"d"
+            assert errno_of(h.open) == errno.EISDIR
+        with d.handle(b"fifo.so", link=True) as h:  # never opened for reading
+            assert stat.S_ISFIFO(h.st.st_mode)
+            assert errno_of(h.open) == errno.EINVAL
+        with d.handle(b"dot.so", link=True) as h:
+            assert h.target is None and stat.S_ISDIR(h.st.st_mode)
+        assert errno_of(lambda: d.handle(b"dangling.so", link=True)) == errno.ENOENT
+        assert errno_of(lambda: d.handle(b"self.so", link=True)) == errno.ELOOP
+        # d_type said "link", but it is a file by now: resolved as what it is.
+        os.unlink(sub / "libz.so.1")
+        os.link(sub / "libz.so.1.2", sub / "libz.so.1")
+        with d.handle(b"libz.so.1", link=True) as h:
+            assert h.target is None and h.st.st_ino == real.st_ino
+
+
 # ------------------------------------------------------------------------------------------
 # glob
 

@@ -603,11 +603,7 @@ class Root:
         p = self._arg(path)
         with _Wrapping(self, p):
             ofd = self._opath(p, follow, no_symlinks=no_symlinks)
-            try:
-                st = os.fstat(ofd)
-            except OSError:
-                os.close(ofd)
-                raise
+            st = _fstat_or_close(ofd)
         return FileHandle(self, ofd, st, p, False)
 
     def chmod(self, path: PathArg, mode: int, *, follow: bool = False) -> None:
@@ -719,6 +715,15 @@ class Root:
 # object's)
 
 
+def _fstat_or_close(ofd: int) -> os.stat_result:
+    """The stat of the handle ``ofd``, which is closed if that fails."""
+    try:
+        return os.fstat(ofd)
+    except OSError:
+        os.close(ofd)
+        raise
+
+
 class Dir:
     """An open directory inside a root; fast per-entry operations by NAME (one component)."""
 
@@ -809,27 +814,37 @@ class Dir:
         """A handle on the file a directory entry names, symlinks followed *in-root*, with its
         ``stat`` — without opening it for reading (nothing is opened that is not a regular
         file).  ``link``: the caller knows from ``d_type`` the entry is a symlink (True) or not
-        (False); None: find out.  ``is_link`` on the handle tells which it was."""
+        (False); None: find out.  ``is_link`` on the handle tells which it was.
+
+        A symlink whose text is one plain name (a sibling, as SONAME links are) is followed
+        from this directory's fd, where the kernel resolves it too: the handle's ``target``
+        is then that text.  Any other link is resolved from the root by its full path."""
         n = self._name(name)
         child = self._child(n)
+        fd = self.fd
         try:
             if link is not True:
-                ofd = os.open(n, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=self.fd)
-                try:
-                    st = os.fstat(ofd)
-                except OSError:
-                    os.close(ofd)
-                    raise
+                ofd = os.open(n, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=fd)
+                st = _fstat_or_close(ofd)
                 if not stat.S_ISLNK(st.st_mode):
                     return FileHandle(self._root, ofd, st, child, False)
                 os.close(ofd)
-            ofd = self._root._opath(child, True)
             try:
-                st = os.fstat(ofd)
-            except OSError:
-                os.close(ofd)
-                raise
-            return FileHandle(self._root, ofd, st, child, True)
+                text = os.readlink(n, dir_fd=fd)
+            except OSError as e:
+                if e.errno != errno.EINVAL:  # EINVAL: no longer a symlink (resolved below)
+                    raise
+                text = b""
+            if text and _SLASH not in text and text not in _BAD_NAMES:
+                ofd = os.open(text, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=fd)
+                st = _fstat_or_close(ofd)
+                if not stat.S_ISLNK(st.st_mode):
+                    h = FileHandle(self._root, ofd, st, child, True)
+                    h.target = text
+                    return h
+                os.close(ofd)  # a chain of links: resolved from the root
+            ofd = self._root._opath(child, True)
+            return FileHandle(self._root, ofd, _fstat_or_close(ofd), child, True)
         except OSError as e:
             raise self._root._wrap(e, child) from None
 
@@ -910,7 +925,7 @@ class FileHandle:
     that very inode for reading, and only if it is a regular file; :meth:`chmod` changes that
     very inode's mode.  ``is_link``: :meth:`Dir.handle` reached it through a symlink."""
 
-    __slots__ = ("_root", "ofd", "st", "path", "is_link")
+    __slots__ = ("_root", "ofd", "st", "path", "is_link", "target")
 
     def __init__(self, root: Root, ofd: int, st: os.stat_result, path: bytes,
                  is_link: bool) -> None:
@@ -919,6 +934,8 @@ class FileHandle:
         self.st = st
         self.path = path
         self.is_link = is_link
+        #: The text of the sibling symlink :meth:`Dir.handle` followed to it (else None).
+        self.target: bytes | None = None
 
     def open(self) -> int:
         """A read-only fd of the file (RootError if it is not a regular file)."""
