@@ -426,6 +426,19 @@ def _abi_tag(r: _Reader, lay: _Layout, ptr_mask: int, p_offset: int, p_filesz: i
                | (w[7] & 0xFF))
 
 
+def _one_soname_in_file(names: list[tuple[int, int]], strings: int, ptr_mask: int,
+                        size: int) -> bool:
+    """At most one DT_SONAME among ``names``, and every name's string starts in the file."""
+    if not names:
+        return True
+    tags, vals = zip(*names)
+    if tags.count(DT_SONAME) > 1:
+        return False
+    if strings + max(vals) <= size:  # (no sum wraps: each is at most the largest)
+        return True
+    return all(((strings + val) & ptr_mask) <= size for val in vals)
+
+
 def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
           warnings: list[str], res: _Result) -> _Result:
     """The generic ``process_elf_file`` of one ELF class (after the class check).
@@ -541,9 +554,7 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
     # When the port's wrapper replaces the type afterwards, the classification only decides
     # where the loop below stops, which matters only with several DT_SONAMEs or a name
     # outside the file: otherwise skip reading the DT_NEEDED names.
-    if classify and not opt.flag_matters and sum(
-            1 for tag, _val in names if tag == DT_SONAME) <= 1 and all(
-            ((strings + val) & ptr_mask) <= size for _tag, val in names):
+    if classify and not opt.flag_matters and _one_soname_in_file(names, strings, ptr_mask, size):
         classify = False
 
     if classify or opt.collect_needed:
@@ -834,7 +845,8 @@ def process_file(fd: int, size: int, path: bytes, arch: Arch, behaviour: Behavio
 
 def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
              b: Behaviour) -> Library | Reject:
-    min_size = arch.min_file_size
+    port = _port(arch, b)
+    min_size = port.min_size
     if size < min_size:
         if size <= 0:
             return Reject(f"File {name} is empty, not checked.")
@@ -848,9 +860,8 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
         head += bytes(min_size - len(head))
 
     # a.out: N_MAGIC is the low 16 bits of a_info, read in host order.
-    info_at = arch.aout_info_offset
-    info = head[info_at:info_at + arch.aout_info_size]
-    magic = int.from_bytes(info, "little" if arch.byte_order == "little" else "big") & 0xFFFF
+    magic = int.from_bytes(head[port.info_at:port.info_end],
+                           "little" if arch.byte_order == "little" else "big") & 0xFFFF
     if magic == ZMAGIC or magic == QMAGIC:
         flag = FLAG_LIBC4 if b.libc5_classification else FLAG_ELF_LIBC6
         return Library(flag, _aout_soname(path))
@@ -862,14 +873,14 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
             return Reject(None)
         return Reject(f"{name} is not an ELF file - it has the wrong magic bytes at the start.\n")
 
-    order = arch.struct_order
-    if struct.unpack_from(order + "H", head, 16)[0] != ET_DYN:
+    e_type, e_machine = port.type_machine.unpack_from(head, 16)
+    if e_type != ET_DYN:
         return Reject(None)
 
     r = _Reader(fd, size, head)
     warnings: list[str] = []
     try:
-        flag, res = _wrapper(r, head, name, arch, b, warnings)
+        flag, res = _wrapper(r, head, e_machine, name, port, warnings)
     except _Fail as exc:
         return Reject(exc.message, exc.verbose_only, tuple(warnings))
     if warnings:
@@ -884,29 +895,53 @@ class _ElfLibrary(Library):
     __slots__ = ()
 
 
-_WALKS: dict[tuple[int, int], tuple[Arch, Behaviour, _Walk, _Walk]] = {}
+class _Port:
+    """What reading files for (arch, behaviour) needs, worked out once for the pair rather
+    than for every file."""
+
+    __slots__ = ("arch", "b", "min_size", "info_at", "info_end", "type_machine", "wrapper",
+                 "layouts", "walks", "ptr_mask")
+
+    def __init__(self, arch: Arch, b: Behaviour) -> None:
+        self.arch = arch
+        self.b = b
+        self.min_size = arch.min_file_size
+        self.info_at = arch.aout_info_offset
+        self.info_end = arch.aout_info_offset + arch.aout_info_size
+        order = arch.struct_order
+        self.type_machine = struct.Struct(order + "HH")  # e_type, e_machine
+        wrapper = arch.wrapper
+        if wrapper == "loongarch" and not b.loongarch:
+            wrapper = "generic"
+        self.wrapper = wrapper
+        self.layouts = {bits: _LAYOUTS[(bits, order)] for bits in (32, 64)}
+        self.ptr_mask = (1 << arch.elf_class) - 1
+
+        def walk(flag_matters: bool) -> _Walk:
+            return _Walk(classify=b.libc5_classification, flag_matters=flag_matters,
+                         interps=arch.known_interpreters, libs=arch.known_libraries,
+                         isa=arch.reads_isa_level and b.glibc_hwcaps, osversion=b.osversion,
+                         interp_props=b.interp_property_fallthrough)
+
+        #: (the type matters, the wrapper replaces the type)
+        self.walks = (walk(True), walk(False))
 
 
-def _walks(arch: Arch, b: Behaviour) -> tuple[_Walk, _Walk]:
-    """The walk options of (arch, behaviour): (type matters, type replaced by the wrapper)."""
+_PORTS: dict[tuple[int, int], _Port] = {}
+
+
+def _port(arch: Arch, b: Behaviour) -> _Port:
     key = (id(arch), id(b))
-    hit = _WALKS.get(key)
-    if hit is not None and hit[0] is arch and hit[1] is b:
-        return hit[2], hit[3]
-    def make(flag_matters: bool) -> _Walk:
-        return _Walk(classify=b.libc5_classification, flag_matters=flag_matters,
-                     interps=arch.known_interpreters, libs=arch.known_libraries,
-                     isa=arch.reads_isa_level and b.glibc_hwcaps, osversion=b.osversion,
-                     interp_props=b.interp_property_fallthrough)
-
-    pair = (make(True), make(False))
-    if len(_WALKS) > 64:
-        _WALKS.clear()
-    _WALKS[key] = (arch, b) + pair
-    return pair
+    hit = _PORTS.get(key)
+    if hit is not None and hit.arch is arch and hit.b is b:
+        return hit
+    if len(_PORTS) > 64:
+        _PORTS.clear()
+    port = _PORTS[key] = _Port(arch, b)
+    return port
 
 
-def _generic(r: _Reader, bits: int, name: str, arch: Arch, b: Behaviour,
+def _generic(r: _Reader, bits: int, name: str, port: _Port,
              warnings: list[str], flag_matters: bool = True) -> _Result:
     """``process_elf32_file`` / ``process_elf64_file``: the class check, then the walk."""
     ei_class = r.head[4]
@@ -918,9 +953,8 @@ def _generic(r: _Reader, bits: int, name: str, arch: Arch, b: Behaviour,
         else:
             message = f"Unknown ELFCLASS in file {name}.\n"
         raise _Fail(message, verbose_only=True)
-    lay = _LAYOUTS[(bits, arch.struct_order)]
-    opt = _walks(arch, b)[0 if flag_matters else 1]
-    return _walk(r, lay, (1 << arch.elf_class) - 1, opt, name, warnings, _Result())
+    opt = port.walks[0 if flag_matters else 1]
+    return _walk(r, port.layouts[bits], port.ptr_mask, opt, name, warnings, _Result())
 
 
 _LIB64_FLAG = {"powerpc": FLAG_POWERPC_LIB64 | FLAG_ELF_LIBC6,
@@ -939,17 +973,15 @@ def _e_flags(r: _Reader, arch: Arch, bits: int) -> int:
     return int(struct.unpack(arch.struct_order + "I", r.read(48 if bits == 64 else 36, 4))[0])
 
 
-def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
+def _wrapper(r: _Reader, head: bytes, e_machine: int, name: str, port: _Port,
              warnings: list[str]) -> tuple[int, _Result]:
     """The port's ``sysdeps/…/readelflib.c`` around the generic reader (spec §4.3)."""
+    arch, b = port.arch, port.b
     ei_class = head[4]
     bits = 32 if ei_class == 1 else 64  # "ELFCLASS32 ? elf32 : elf64" in every wrapper
-    wrapper = arch.wrapper
-    if wrapper == "loongarch" and not b.loongarch:
-        wrapper = "generic"
+    wrapper = port.wrapper
 
     if wrapper == "x86":
-        e_machine = struct.unpack_from(arch.struct_order + "H", head, 18)[0]
         file_flag = 0
         if e_machine == EM_X86_64:
             file_flag = _X8664_FLAG if ei_class == 2 else _X32_FLAG
@@ -958,14 +990,14 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
         elif not (e_machine == EM_386 and ei_class == 1):
             raise _Fail(f"{name} is for unknown machine {e_machine}.\n",
                         verbose_only=b.quiet_unknown_machine)
-        res = _generic(r, bits, name, arch, b, warnings, flag_matters=not file_flag)
+        res = _generic(r, bits, name, port, warnings, flag_matters=not file_flag)
         return (file_flag or res.flag), res
 
     if wrapper == "arm":
         if ei_class == 1:
             e_flags = _e_flags(r, arch, 32)
             eabi5 = e_flags & 0xFF000000 == 0x05000000
-            res = _generic(r, 32, name, arch, b, warnings, flag_matters=not eabi5)
+            res = _generic(r, 32, name, port, warnings, flag_matters=not eabi5)
             if eabi5:  # EF_ARM_EABI_VER5
                 if e_flags & 0x400:  # EF_ARM_ABI_FLOAT_HARD
                     return _ARMHF_FLAG, res
@@ -973,17 +1005,17 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
                     return _ARMSF_FLAG, res
                 return FLAG_ELF_LIBC6, res
             return res.flag, res
-        res = _generic(r, 64, name, arch, b, warnings, flag_matters=False)
+        res = _generic(r, 64, name, port, warnings, flag_matters=False)
         return _AARCH64_FLAG, res
 
     if wrapper in _LIB64_FLAG:
-        res = _generic(r, bits, name, arch, b, warnings, flag_matters=bits == 32)
+        res = _generic(r, bits, name, port, warnings, flag_matters=bits == 32)
         return (_LIB64_FLAG[wrapper] if bits == 64 else res.flag), res
 
     if wrapper == "mips":
         e_flags = _e_flags(r, arch, bits)
         nan2008 = e_flags & 0x400  # EF_MIPS_NAN2008
-        res = _generic(r, bits, name, arch, b, warnings,
+        res = _generic(r, bits, name, port, warnings,
                        flag_matters=bits == 32 and not (e_flags & 0x20 or nan2008))
         if bits == 32:
             if e_flags & 0x20:  # EF_MIPS_ABI2: n32
@@ -998,7 +1030,7 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
     if wrapper == "riscv":
         # glibc checks e_flags after the generic part even when that failed; the
         # generic failure (and its message) decides then.
-        res = _generic(r, bits, name, arch, b, warnings)
+        res = _generic(r, bits, name, port, warnings)
         e_flags = _e_flags(r, arch, bits)
         abi = e_flags & 0x6  # EF_RISCV_FLOAT_ABI
         if abi == 0x0:
@@ -1012,7 +1044,7 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
         return res.flag | extra, res
 
     if wrapper == "loongarch":
-        res = _generic(r, 64, name, arch, b, warnings)
+        res = _generic(r, 64, name, port, warnings)
         e_flags = _e_flags(r, arch, 64) & ~0x40  # EF_LARCH_OBJABI_V1 ignored
         abi = e_flags & 0x3
         if abi == 0x1:
@@ -1026,5 +1058,5 @@ def _wrapper(r: _Reader, head: bytes, name: str, arch: Arch, b: Behaviour,
         return res.flag | extra, res
 
     # Generic ports: only the native class is compiled.
-    res = _generic(r, arch.elf_class, name, arch, b, warnings)
+    res = _generic(r, arch.elf_class, name, port, warnings)
     return res.flag, res
