@@ -237,7 +237,10 @@ class _Reader:
         size = self.size
         if off >= size:
             return bytes(n)
-        data = _pread(self.fd, min(max(n, ahead), size - off), off)
+        # (conditionals, not min and max: a builtin's call costs more than the test, and
+        # these run for every file)
+        want = n if n > ahead else ahead
+        data = _pread(self.fd, want if want < size - off else size - off, off)
         self.blk_off = off
         self.blk = data
         if len(data) < n:
@@ -260,10 +263,14 @@ class _Reader:
         size = self.size
         if off >= size:
             return b""
-        stop = min(size, off + limit + 1)
+        stop = off + limit + 1
+        if stop > size:
+            stop = size
         for base, buf in ((0, self.head), (self.blk_off, self.blk)):
             if base <= off < base + len(buf):
-                end = min(stop, base + len(buf))
+                end = base + len(buf)
+                if end > stop:
+                    end = stop
                 i = buf.find(b"\0", off - base, end - base)
                 if i >= 0:
                     return buf[off - base:i]
@@ -357,7 +364,9 @@ def _isa_level(r: _Reader, lay: _Layout, ptr_mask: int, p_offset: int, p_filesz:
     if p_align != word:
         return None
     start = p_offset & ptr_mask
-    end_cap = min(r.size, start + MAX_NOTES)
+    end_cap = start + MAX_NOTES
+    if end_cap > r.size:
+        end_cap = r.size
     addr_mask = lay.addr_mask
     rel = 0
     while ((rel + 12) & addr_mask) < p_filesz:
@@ -510,7 +519,9 @@ def _walk(r: _Reader, lay: _Layout, ptr_mask: int, opt: _Walk, name: str,
     names: list[tuple[int, int]] = []
     step = lay.dynentsize
     pos = dynamic_addr
-    chunk = min(max(dynamic_size, step), MAX_DYNAMIC)
+    chunk = dynamic_size if dynamic_size > step else step
+    if chunk > MAX_DYNAMIC:
+        chunk = MAX_DYNAMIC
     chunk -= chunk % step
     while pos < size:
         if pos - dynamic_addr >= MAX_DYNAMIC:
@@ -855,7 +866,7 @@ def _process(fd: int, size: int, path: bytes, name: str, arch: Arch,
         if len(start) == n and start == b"\x7fELF"[:n]:
             return Reject(f"File {name} is too small, not checked.")
         return Reject(None)
-    head = _pread(fd, min(size, _HEAD), 0)
+    head = _pread(fd, size if size < _HEAD else _HEAD, 0)
     if len(head) < min_size:  # the file shrank under us: zeros, like a short mapping
         head += bytes(min_size - len(head))
 
