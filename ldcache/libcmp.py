@@ -18,19 +18,16 @@ __all__ = ["libcmp", "libcmp_key"]
 _DIGIT_MARK = b"\xff"
 #: Each byte as b"1" if it is an ASCII decimal digit, else b"0": the digit runs of a name
 #: are then found with ``bytes.find`` on its translation (no ``re`` at start-up).
-_DIGIT_MASK = bytes(0x31 if 0x30 <= c <= 0x39 else 0x30 for c in range(256))
+_DIGIT_MASK = b"0" * 0x30 + b"1" * 10 + b"0" * (0x100 - 0x3A)
 
-
-def _rank_table(signed: bool) -> bytes:
-    non_digits = [c for c in range(256) if not 0x30 <= c <= 0x39]
-    order = sorted(non_digits, key=lambda c: c - 256 if signed and c >= 0x80 else c)
-    table = bytearray(256)
-    for rank, c in enumerate(order):  # 246 ranks: all below the digit mark
-        table[c] = rank
-    return bytes(table)
-
-
-_TABLES = {True: _rank_table(True), False: _rank_table(False)}
+#: Each non-digit byte's rank among the 246 non-digit ``char`` values in the target's
+#: order (all below the digit mark; digits map to 0, never used).  Built from ranges, as
+#: every command's start-up builds them: plain ``char`` unsigned ranks 0x00-0x2f, then
+#: 0x3a-0xff; signed ranks 0x80-0xff (-128..-1) first, then 0x00-0x2f, then 0x3a-0x7f.
+_TABLES = {
+    False: bytes(range(0x30)) + bytes(10) + bytes(range(0x30, 0xF6)),
+    True: bytes(range(0x80, 0xB0)) + bytes(10) + bytes(range(0xB0, 0xF6)) + bytes(range(0x80)),
+}
 
 
 def libcmp_key(name: bytes, signed: bool = True) -> bytes:

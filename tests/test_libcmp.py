@@ -73,6 +73,19 @@ def test_key_order_equals_reference(signed: bool) -> None:
         assert libcmp(a, b, signed) == sign(reference(a, b, signed)), (a, b)
 
 
+@pytest.mark.parametrize("signed", [True, False])
+def test_every_pair_of_bytes_equals_reference(signed: bool) -> None:
+    """The rank tables, byte by byte: every pair of one-byte names, and each against a
+    digit and the end of the name."""
+    sign = lambda v: (v > 0) - (v < 0)  # noqa: E731
+    names = [bytes([c]) for c in range(1, 256)]
+    for a in names:
+        for b in names + [b"", b"7"]:
+            assert libcmp(a, b, signed) == sign(reference(a, b, signed)), (a, b)
+            assert libcmp(b"x" + a + b"y", b"x" + b, signed) == \
+                sign(reference(b"x" + a + b"y", b"x" + b, signed)), (a, b)
+
+
 def test_documented_cases() -> None:
     assert libcmp(b"libq.so.010", b"libq.so.10") == 0
     assert libcmp(b"libq.so.10", b"libq.so.9a") > 0
