@@ -1399,9 +1399,9 @@ def test_write_atomic_without_replacing(world: World) -> None:
 
 
 def test_libc_without_ctypes_python_half_matches_ctypes():
-    """openat2 and fstatfs through _ctypes alone (no `import ctypes` at start-up, nor
-    `import struct`) give what they give through ctypes: the same inode opened in-root, the
-    same file-system type."""
+    """openat2 through _ctypes alone (no `import ctypes` at start-up, nor `import struct`)
+    gives what it gives through ctypes: the same inode opened in-root, the same errno.
+    (fstatfs, for the mount code only, goes through ctypes itself.)"""
     import subprocess
     import sys
 
@@ -1411,9 +1411,6 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
             "assert inroot.openat2_available()\n"
             "r = inroot.Root('/')\n"
             "assert r.uses_openat2\n"
-            "import os\n"
-            "fd = os.open('/proc', os.O_RDONLY)\n"
-            "assert _kernel._fs_type(fd) == _kernel._PROC_SUPER_MAGIC\n"
             "print('ctypes' in sys.modules, 'struct' in sys.modules)\n")
     if not inroot.openat2_available():
         pytest.skip("this kernel has no openat2")
@@ -1426,7 +1423,6 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
     core, full = object.__new__(_kernel._Libc), object.__new__(_kernel._Libc)
     core._from_ctypes_core()
     full._from_ctypes()
-    assert core.long_size == full.long_size == struct.calcsize("l")
     how = struct.pack("=QQQ", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
                       _kernel._RESOLVE)
     top = os.open("/", os.O_PATH | os.O_DIRECTORY)
@@ -1437,13 +1433,9 @@ def test_libc_without_ctypes_python_half_matches_ctypes():
         a, b = (os.fstat(fd) for fd in fds)
         assert (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) == \
             (os.stat("/proc").st_dev, os.stat("/proc").st_ino)
-        types = []
-        for lib, fd in zip((core, full), fds):
-            buf = lib.buffer(256)
-            assert lib.fstatfs(fd, buf) == 0
-            types.append(bytes(buf)[:struct.calcsize("l")])
+        assert [_kernel._fs_type(fd) for fd in fds] == [_kernel._PROC_SUPER_MAGIC] * 2
+        for fd in fds:
             os.close(fd)
-        assert types[0] == types[1]
         # errno comes back through either
         assert core.syscall(_kernel._syscall_nr(_kernel._OPENAT2), top, b"no/such", how, 24) == -1
         assert core.get_errno() == errno.ENOENT

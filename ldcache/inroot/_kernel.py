@@ -86,19 +86,17 @@ _OPENAT2 = 437
 
 
 class _Libc:
-    """``syscall(2)`` and ``fstatfs(2)`` from the process's own libc.
+    """``syscall(2)`` from the process's own libc, for openat2.
 
     Built from ``_ctypes`` (the C half of ctypes) alone where it can be: ``import ctypes``
     costs a hook about a millisecond more (its Python half defines every C type and
-    imports struct and types), which is a fifth of a small hook's budget.  Anything
-    unexpected there falls back to ctypes itself."""
+    imports struct and types), which is a fifth of a small hook's budget; and each C type
+    made here costs ~20 µs, so there are two: every argument is passed as the ``long`` (or
+    pointer) that ``syscall`` reads it as.  Anything unexpected there falls back to ctypes
+    itself."""
 
     syscall: Any
-    fstatfs: Any
     get_errno: Any
-    buffer: Any
-    #: sizeof(long), what fstatfs's f_type is
-    long_size: int
 
     def __init__(self) -> None:
         try:
@@ -113,47 +111,18 @@ class _Libc:
         class c_long(_ctypes._SimpleCData):
             _type_ = "l"
 
-        class c_int(_ctypes._SimpleCData):
-            _type_ = "i"
-
         class c_char_p(_ctypes._SimpleCData):
             _type_ = "z"
 
-        class c_void_p(_ctypes._SimpleCData):
-            _type_ = "P"
-
-        class c_size_t(_ctypes._SimpleCData):
-            _type_ = "L"  # unsigned long: size_t on every Linux ABI (LP64 and ILP32)
-
-        class c_char(_ctypes._SimpleCData):
-            _type_ = "c"
-
-        def buffer(n: int) -> Any:
-            class Buffer(_ctypes.Array):
-                _type_ = c_char
-                _length_ = n
-
-            return Buffer()
-
-        flags = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-
         class Syscall(_ctypes.CFuncPtr):
-            _argtypes_ = (c_long, c_int, c_char_p, c_void_p, c_size_t)
+            _argtypes_ = (c_long, c_long, c_char_p, c_char_p, c_long)
             _restype_ = c_long
-            _flags_ = flags
-
-        class Fstatfs(_ctypes.CFuncPtr):
-            _argtypes_ = (c_int, c_void_p)
-            _restype_ = c_int
-            _flags_ = flags
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
 
         # what ctypes.CDLL(None) opens: the process's own symbols
         handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)  # type: ignore[arg-type]
         self.syscall = Syscall(_ctypes.dlsym(handle, "syscall"))
-        self.fstatfs = Fstatfs(_ctypes.dlsym(handle, "fstatfs"))
         self.get_errno = _ctypes.get_errno
-        self.buffer = buffer
-        self.long_size = _ctypes.sizeof(c_long)
 
     def _from_ctypes(self) -> None:
         import ctypes
@@ -161,14 +130,9 @@ class _Libc:
         lib = ctypes.CDLL(None, use_errno=True)
         self.syscall = lib.syscall
         self.syscall.restype = ctypes.c_long
-        self.syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
-                                 ctypes.c_size_t]
-        self.fstatfs = lib.fstatfs
-        self.fstatfs.restype = ctypes.c_int
-        self.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        self.syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
+                                 ctypes.c_char_p, ctypes.c_long]
         self.get_errno = ctypes.get_errno
-        self.buffer = ctypes.create_string_buffer
-        self.long_size = ctypes.sizeof(ctypes.c_long)
 
 
 _libc_cache: list[_Libc] = []
@@ -238,13 +202,18 @@ def openat2_available() -> bool:
 
 
 def _fs_type(fd: int) -> int:
-    """``f_type`` of the file system ``fd`` is on (0 when fstatfs fails)."""
-    lib = _libc()
-    buf = lib.buffer(256)  # struct statfs (120 bytes on LP64), f_type its first long
-    if lib.fstatfs(fd, buf) != 0:
+    """``f_type`` of the file system ``fd`` is on (0 when fstatfs fails).  Through ctypes
+    itself: only the mount code asks, which imports it anyway."""
+    import ctypes
+
+    fstatfs = ctypes.CDLL(None, use_errno=True).fstatfs
+    fstatfs.restype = ctypes.c_int
+    fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    buf = ctypes.create_string_buffer(256)  # struct statfs (120 bytes on LP64)
+    if fstatfs(fd, buf) != 0:
         return 0
-    size = lib.long_size
-    return int.from_bytes(bytes(buf)[:size], sys.byteorder) & 0xFFFFFFFF
+    size = ctypes.sizeof(ctypes.c_long)  # f_type: its first long
+    return int.from_bytes(buf.raw[:size], sys.byteorder) & 0xFFFFFFFF
 
 
 #: Whether ``/proc/self/fd/N`` can be used to re-open an O_PATH fd.  None: not probed yet.
