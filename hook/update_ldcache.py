@@ -46,6 +46,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Callable, List, Optional
 
+    from ldcache.conf import ConfResult
     from ldcache.detect import RootInfo
 
 __all__ = ["run", "update_root", "UpdateResult", "write_dropin", "validate_folders",
@@ -178,16 +179,13 @@ def _ensure_conf(root: Root) -> bool:
     return True
 
 
-def _configured(root: Root, behaviour: object) -> set:
+def _configured(conf: ConfResult) -> set:
     """The directories the image's ld.so.conf (with its includes) names, normalised.
 
     The glibc's built-in system directories are not among them: ldconfig scans those after
     every configured one, so a folder that is one of them still belongs in the drop-in,
     which gives it the configuration's (early) place, as NVIDIA's does."""
-    from ldcache.conf import parse_conf
-
-    result = parse_conf(root, CONF, behaviour)  # type: ignore[arg-type]
-    return {_norm(d.path) for d in result.dirs if d.path.startswith(b"/")}
+    return {_norm(d.path) for d in conf.dirs if d.path.startswith(b"/")}
 
 
 def _random_digits() -> str:
@@ -234,7 +232,8 @@ def write_dropin(root: Root, prefix: bytes, lines: List[bytes],
 
 def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
     """Do the whole job on the container root ``opened`` (closed when done)."""
-    from ldcache.detect import describe_root, detect_glibc
+    from ldcache.detect import detect_glibc
+    from ldcache.lock import locked
 
     res = UpdateResult()
     with opened as root:
@@ -246,40 +245,56 @@ def update_root(opened: Root, folders: List[bytes], log: Log) -> UpdateResult:
                 if update_musl_path(root, arch, folders, log):
                     res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
             return res
-        try:
-            root.makedirs(CONF_D)
-        except RootError as e:
-            raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {why(e)}") from None
-        res.created_conf = _ensure_conf(root)
-        # The root's glibc behaviour and system directories, found once for the whole job.
-        info = describe_root(root)
-        for notice in info.notices:
-            _warn(notice)
-        if folders:
-            configured = _configured(root, info.behaviour)
-            res.added = [f for f in folders if _norm(f) not in configured]
-            if res.added:
-                res.dropin = _write_dropin(root, b"00-nvcr-", res.added)
-                log.debug(f"wrote {os.fsdecode(res.dropin)}: "
-                          f"{', '.join(os.fsdecode(f) for f in res.added)}")
-                # What the run scans now: the configuration, then the system directories
-                # (a folder among those is in the cache already, in the place NVIDIA's
-                # gives it where the drop-in is not read; as a command-line directory it
-                # would come first).
-                now = _configured(root, info.behaviour)
-                now.update(_norm(d) for d in info.system_dirs)
-                res.cmdline_dirs = [f for f in res.added if _norm(f) not in now]
-                if res.cmdline_dirs:
-                    log.debug(f"{os.fsdecode(CONF)} does not reach the drop-in; also "
-                              f"scanning {', '.join(map(os.fsdecode, res.cmdline_dirs))}")
-            else:
-                log.debug("every folder is already configured")
-        res.generator = info.glibc.ldconfig_generator if info.glibc is not None else None
-        _build(root, res, info)
-        for arch in musl:
-            if update_musl_path(root, arch, folders, log):
-                res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
+        # The whole job under the root's run lock (the build's own nests in it): the
+        # configuration read here is the one the cache is built from, however many hooks
+        # add drop-ins to one root at a time.
+        with locked(root):
+            _update_glibc_root(root, folders, log, res, musl)
     return res
+
+
+def _update_glibc_root(root: Root, folders: List[bytes], log: Log, res: UpdateResult,
+                       musl: List[bytes]) -> None:
+    """The job on a root with a glibc: the drop-in where needed, the links, the cache."""
+    from ldcache.detect import describe_root
+    from ldcache.scan import read_conf
+
+    try:
+        root.makedirs(CONF_D)
+    except RootError as e:
+        raise HookError(f"failed to create {os.fsdecode(CONF_D)}: {why(e)}") from None
+    res.created_conf = _ensure_conf(root)
+    # The root's glibc behaviour and system directories, found once for the whole job.
+    info = describe_root(root)
+    for notice in info.notices:
+        _warn(notice)
+    conf = None
+    if folders:
+        conf = read_conf(root, info.arch, info.behaviour, CONF)
+        configured = _configured(conf)
+        res.added = [f for f in folders if _norm(f) not in configured]
+        if res.added:
+            res.dropin = _write_dropin(root, b"00-nvcr-", res.added)
+            log.debug(f"wrote {os.fsdecode(res.dropin)}: "
+                      f"{', '.join(os.fsdecode(f) for f in res.added)}")
+            # What the run scans now: the configuration, then the system directories
+            # (a folder among those is in the cache already, in the place NVIDIA's
+            # gives it where the drop-in is not read; as a command-line directory it
+            # would come first).
+            conf = read_conf(root, info.arch, info.behaviour, CONF)
+            now = _configured(conf)
+            now.update(_norm(d) for d in info.system_dirs)
+            res.cmdline_dirs = [f for f in res.added if _norm(f) not in now]
+            if res.cmdline_dirs:
+                log.debug(f"{os.fsdecode(CONF)} does not reach the drop-in; also "
+                          f"scanning {', '.join(map(os.fsdecode, res.cmdline_dirs))}")
+        else:
+            log.debug("every folder is already configured")
+    res.generator = info.glibc.ldconfig_generator if info.glibc is not None else None
+    _build(root, res, info, conf)
+    for arch in musl:
+        if update_musl_path(root, arch, folders, log):
+            res.musl_paths.append(b"/etc/ld-musl-" + arch + b".path")
 
 
 def _link_folders(root: Root, folders: List[bytes], log: Log) -> int:
@@ -295,7 +310,7 @@ def _link_folders(root: Root, folders: List[bytes], log: Log) -> int:
     return made
 
 
-def _build(root: Root, res: UpdateResult, info: RootInfo) -> None:
+def _build(root: Root, res: UpdateResult, info: RootInfo, conf: Optional[ConfResult]) -> None:
     from ldcache.build import BuildOptions, run_build
 
     # ignore_aux: NVIDIA's hook runs ldconfig -C /etc/ld.so.cache, and -C makes ldconfig
@@ -305,7 +320,8 @@ def _build(root: Root, res: UpdateResult, info: RootInfo) -> None:
     options = BuildOptions(root=root.path, dirs=tuple(res.cmdline_dirs), ignore_aux=True,
                            save_aux=False,
                            generator=res.generator or BuildOptions._field_defaults["generator"])
-    result = run_build(options, root=root, info=info, warn=_warn)
+    # (the configuration this job read, under the run lock it holds, is what is scanned)
+    result = run_build(options, root=root, info=info, warn=_warn, conf=conf)
     res.entries = len(result.cache.entries) if result.cache is not None else None
 
 

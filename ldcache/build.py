@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Optional
 
     from .apply import Report
+    from .conf import ConfResult
 
 __all__ = ["BuildOptions", "BuildResult", "run_build", "plan_root", "link_dirs"]
 
@@ -61,9 +62,10 @@ def _check_arch_override(root: Root, options: BuildOptions, info: RootInfo, p: P
 
 
 def plan_root(root: Root, options: BuildOptions, info: RootInfo | None = None, *,
-              settled_links: bool = True) -> tuple[RootInfo, Plan]:
+              settled_links: bool = True, conf: ConfResult | None = None
+              ) -> tuple[RootInfo, Plan]:
     """Detect what ``root`` is (unless ``info`` says it already) and plan its ldconfig run
-    (nothing is written; ``settled_links``: see :func:`ldcache.scan.plan`)."""
+    (nothing is written; ``settled_links`` and ``conf``: see :func:`ldcache.scan.plan`)."""
     if info is None:
         info = describe_root(root, glibc=options.glibc, arch=options.arch)
     for d in options.dirs:
@@ -75,7 +77,7 @@ def plan_root(root: Root, options: BuildOptions, info: RootInfo | None = None, *
 
         aux = AuxCache(info.key) if options.ignore_aux else AuxCache.load(root, info.key)
     return info, plan(root, info.arch, info.behaviour, options, system_dirs=info.system_dirs,
-                      aux=aux, settled_links=settled_links)
+                      aux=aux, settled_links=settled_links, conf=conf)
 
 
 def _save_aux(root: Root, p: Plan) -> None:
@@ -93,15 +95,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def run_build(options: BuildOptions, *, root: Root | None = None,
-              info: RootInfo | None = None, out: "Out" = None, warn: "Warn" = None
-              ) -> BuildResult:
+              info: RootInfo | None = None, out: "Out" = None, warn: "Warn" = None,
+              conf: ConfResult | None = None) -> BuildResult:
     """Run ``ldcache build``: make links, write the cache (as configured).
 
     ``root``: an open :class:`Root` of ``options.root`` to use; ``info``: what
     :func:`~ldcache.detect.describe_root` already found for it (callers that looked first,
     and said its notices).  ``out`` and ``warn`` get what ldconfig prints, in its order:
     the ``-v`` lines (bytes) and each warning or notice (a line's text, without the program
-    name); nothing is printed here."""
+    name); nothing is printed here.  ``conf``: ``options.conf`` as
+    :func:`ldcache.scan.read_conf` read it, by a caller that holds ``root``'s run lock
+    (:class:`ldcache.lock.locked`) since (else it is read here, under the lock)."""
     check_options(options)
     if root is None:
         with Root(options.root) as opened:
@@ -111,7 +115,7 @@ def run_build(options: BuildOptions, *, root: Root | None = None,
     # One run at a time per root: a run that planned before another's configuration
     # change must not write its cache after it (ldcache.limits.LOCK_WAIT_SECONDS).
     with locked(root):
-        return _run(root, options, info, out, warn)
+        return _run(root, options, info, out, warn, conf)
 
 
 def _described(root: Root, options: BuildOptions, warn: "Warn") -> RootInfo:
@@ -123,7 +127,7 @@ def _described(root: Root, options: BuildOptions, warn: "Warn") -> RootInfo:
 
 
 def _run(root: Root, options: BuildOptions, info: RootInfo | None, out: "Out",
-         warn: "Warn") -> BuildResult:
+         warn: "Warn", conf: ConfResult | None = None) -> BuildResult:
     from .apply import apply_plan, write_cache
 
     if info is None:
@@ -131,7 +135,7 @@ def _run(root: Root, options: BuildOptions, info: RootInfo | None, out: "Out",
     if options.manual_link:
         return _manual_link(root, options, info, out, warn)
     # (a run carries the plan out: the links already right matter only to -v's lines)
-    info, p = plan_root(root, options, info, settled_links=options.verbose)
+    info, p = plan_root(root, options, info, settled_links=options.verbose, conf=conf)
     _check_arch_override(root, options, info, p)
     cache = data = None
     if options.build_cache:

@@ -43,9 +43,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Iterable, Protocol, Union
 
     from .auxcache import Ident
+    from .conf import ConfResult
 
 __all__ = ["Plan", "Header", "Message", "LinkOp", "Removal",
-           "plan", "make_cache", "is_dso_name", "is_temporary_name", "manual_link_plan"]
+           "plan", "read_conf", "make_cache", "is_dso_name", "is_temporary_name",
+           "manual_link_plan"]
 
 
 # --- plan events ---------------------------------------------------------------------------
@@ -599,22 +601,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # --- the whole run -------------------------------------------------------------------------
 
+def read_conf(root: Root, arch: Arch, b: Behaviour, path: bytes) -> ConfResult:
+    """The configuration at ``path`` with its includes, as :func:`plan` reads it."""
+    return parse_conf(root, path, b, hwcap_first_extra=legacy_hwcaps(
+        arch, version=b.version).first_extra)
+
+
 def plan(root: Root, arch: Arch, b: Behaviour, options: BuildOptions, *,
          system_dirs: Iterable[bytes] = (), aux: AuxLookup | None = None,
-         settled_links: bool = True) -> Plan:
+         settled_links: bool = True, conf: ConfResult | None = None) -> Plan:
     """Scan ``root`` as its ldconfig would and return the plan (nothing is written).
 
     ``settled_links=False``: leave out the link operations that change nothing (a SONAME
     link already right, or a file in its place), which only ``-v`` prints: a run over
-    50,000 libraries whose links are in place keeps 50,000 fewer events."""
+    50,000 libraries whose links are in place keeps 50,000 fewer events.  ``conf``: what
+    :func:`read_conf` already read of ``options.conf`` (else it is read here)."""
     result = Plan()
     reg = _Registry(root, b, result, options.verbose)
     for d in options.dirs:
         reg.add_dir(d, b"<cmdline>", 0)
     extra_hwcaps: tuple[tuple[int, str], ...] = ()
     if not options.only_cmdline:
-        conf = parse_conf(root, os.fsencode(options.conf), b, hwcap_first_extra=legacy_hwcaps(
-            arch, version=b.version).first_extra)
+        if conf is None:
+            conf = read_conf(root, arch, b, os.fsencode(options.conf))
         pending = sorted(conf.messages, key=lambda m: m.position)
 
         def say(upto: int) -> None:
