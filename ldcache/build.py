@@ -104,8 +104,9 @@ def run_build(options: BuildOptions, *, root: Root | None = None,
     and said its notices).  ``out`` and ``warn`` get what ldconfig prints, in its order:
     the ``-v`` lines (bytes) and each warning or notice (a line's text, without the program
     name); nothing is printed here.  ``conf``: ``options.conf`` as
-    :func:`ldcache.scan.read_conf` read it, by a caller that holds ``root``'s run lock
-    (:class:`ldcache.lock.locked`) since (else it is read here, under the lock)."""
+    :func:`ldcache.scan.read_conf` read it, passed only by a caller that has held
+    ``root``'s run lock (:class:`ldcache.lock.locked`) since it read it; else it is read
+    here, under the lock."""
     check_options(options)
     if root is None:
         with Root(options.root) as opened:

@@ -10,7 +10,10 @@ Every file-system operation ldcache performs under a root directory goes through
   RESOLVE_NO_MAGICLINKS`` where it exists, otherwise by a component-by-component walk that only
   ever opens one component (``O_PATH | O_NOFOLLOW``) relative to a directory fd it already holds,
   interprets symlink text itself, and handles ``..`` by dropping a held fd (never by opening
-  ``..``).  ``/proc`` magic links (``/proc/self/root``, ``/proc/N/fd/M``…) are refused (ELOOP);
+  ``..``).  ``/proc`` magic links (``/proc/self/root``, ``/proc/N/fd/M``…) are refused (ELOOP).
+  One shortcut, no weaker: :meth:`Dir.handle` follows an entry's symlink whose text is a single
+  plain name (a SONAME link's sibling) as one component ``O_PATH | O_NOFOLLOW`` relative to the
+  directory's own fd — where the kernel resolves it too; any other link goes the full way;
 * nothing is ever done with a host absolute path under the root: the final component is always
   operated on relative to a directory fd that was resolved inside the root;
 * files are first opened ``O_PATH`` (which has no side effects), checked with ``fstat`` and only
